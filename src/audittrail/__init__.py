@@ -1,0 +1,1 @@
+"""audittrail: a self-hosted, verifiable audit-trail service."""

@@ -1,0 +1,73 @@
+"""The FastAPI application factory: routers, error handlers, and the lifespan that migrates and bootstraps."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from audittrail.applications.routes import router as applications_router
+from audittrail.auth import service as auth_service
+from audittrail.auth.routes import api_keys_router, auth_router, users_router
+from audittrail.config import Settings
+from audittrail.db import migrate
+from audittrail.db.engine import Database
+from audittrail.handlers import install as install_error_handlers
+from audittrail.records.routes import router as records_router
+
+DESCRIPTION = """
+A verifiable audit trail. Applications post records ("who did what, to which entity,
+how serious, with which parameters"); people search them; every record is appended to
+a log that cannot be edited.
+
+Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`), an
+access token from `POST /api/auth/login` (`Authorization: Bearer <token>`), or the
+`antidote_session` cookie that login sets.
+
+Errors are always `{"error": {"code": "UPPER_SNAKE", "message": "...", "details": [...]}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        database = Database.connect(settings.database_url)
+        app.state.database = database
+        async with database.write_session() as session:
+            bootstrapped = await auth_service.bootstrap(session, settings)
+        if bootstrapped is not None:
+            _announce(bootstrapped)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="audittrail",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (auth_router, users_router, api_keys_router, applications_router, records_router):
+        app.include_router(router)
+    return app
+
+
+def _announce(bootstrapped: auth_service.Bootstrapped) -> None:
+    """Print generated credentials once: they are stored only as hashes."""
+    lines = [f"audittrail: created admin user {bootstrapped.email}"]
+    if bootstrapped.generated_password:
+        lines.append(f"  password: {bootstrapped.generated_password}")
+    if bootstrapped.generated_api_key:
+        lines.append(f"  API key:  {bootstrapped.generated_api_key}")
+    lines.append("  (shown once; store them now)")
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Applications (registered sources of records) and their typed param definitions."""

@@ -1,0 +1,83 @@
+"""Queries for applications and param definitions."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail.db.models import Application, ParamDefinition, Record
+
+
+async def by_id_or_key(session: AsyncSession, id_or_key: str) -> Application | None:
+    result = await session.execute(
+        select(Application).where((Application.id == id_or_key) | (Application.key == id_or_key))
+    )
+    return result.scalars().first()
+
+
+async def by_id(session: AsyncSession, application_id: str) -> Application | None:
+    result = await session.execute(select(Application).where(Application.id == application_id))
+    return result.scalar_one_or_none()
+
+
+async def by_key(session: AsyncSession, key: str) -> Application | None:
+    result = await session.execute(select(Application).where(Application.key == key))
+    return result.scalar_one_or_none()
+
+
+async def by_ids(session: AsyncSession, ids: set[str]) -> dict[str, Application]:
+    if not ids:
+        return {}
+    result = await session.execute(select(Application).where(Application.id.in_(ids)))
+    return {application.id: application for application in result.scalars()}
+
+
+async def page(
+    session: AsyncSession, *, include_archived: bool, offset: int, limit: int
+) -> tuple[list[Application], int]:
+    query = select(Application)
+    if not include_archived:
+        query = query.where(Application.archived_at.is_(None))
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(query.order_by(Application.key).offset(offset).limit(limit))
+    return list(rows.scalars()), total
+
+
+async def has_records(session: AsyncSession, application_id: str) -> bool:
+    query = select(exists().where(Record.application_id == application_id))
+    return bool((await session.execute(query)).scalar())
+
+
+async def delete_application(session: AsyncSession, application_id: str) -> None:
+    await session.execute(
+        delete(ParamDefinition).where(ParamDefinition.application_id == application_id)
+    )
+    await session.execute(delete(Application).where(Application.id == application_id))
+
+
+async def definitions(session: AsyncSession, application_id: str) -> list[ParamDefinition]:
+    result = await session.execute(
+        select(ParamDefinition)
+        .where(ParamDefinition.application_id == application_id)
+        .order_by(ParamDefinition.key)
+    )
+    return list(result.scalars())
+
+
+async def definition(
+    session: AsyncSession, application_id: str, key: str
+) -> ParamDefinition | None:
+    result = await session.execute(
+        select(ParamDefinition).where(
+            ParamDefinition.application_id == application_id, ParamDefinition.key == key
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def delete_definition(session: AsyncSession, definition_id: str) -> None:
+    await session.execute(delete(ParamDefinition).where(ParamDefinition.id == definition_id))
+
+
+async def refresh_param_count(session: AsyncSession, application: Application) -> None:
+    await session.refresh(application, ["param_count"])

@@ -1,0 +1,129 @@
+"""Wire shapes for applications and param definitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from audittrail.schemas import PatchModel, StrictModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+Color = Annotated[
+    str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)
+]
+EnumValues = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
+    Field(min_length=1, max_length=500),
+]
+
+
+class ParamType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    ENUM = "enum"
+    JSON = "json"
+
+
+class ParamDefinitionCreate(StrictModel):
+    key: Key = Field(examples=["amount"])
+    label: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Defaults to the key."
+    )
+    type: ParamType = ParamType.STRING
+    required: bool = False
+    description: str | None = Field(default=None, max_length=1024)
+    sensitive: bool = False
+    enum_values: EnumValues | None = Field(
+        default=None, description="The allowed values; required for, and only for, type enum."
+    )
+
+    @model_validator(mode="after")
+    def _enum_values_match_type(self) -> Self:
+        _check_enum_values(self.type, self.enum_values)
+        return self
+
+
+class ParamDefinitionUpdate(PatchModel):
+    nullable = frozenset({"description"})
+
+    label: str | None = Field(default=None, min_length=1, max_length=128)
+    required: bool | None = None
+    description: str | None = Field(default=None, max_length=1024)
+    sensitive: bool | None = None
+    enum_values: EnumValues | None = None
+
+
+def _check_enum_values(param_type: ParamType, values: list[str] | None) -> None:
+    if param_type is ParamType.ENUM and not values:
+        raise ValueError("enum_values is required when type is enum")
+    if param_type is not ParamType.ENUM and values is not None:
+        raise ValueError("enum_values is only for type enum")
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("enum_values must not repeat a value")
+
+
+class ParamDefinitionResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    application_id: str
+    key: str
+    label: str
+    type: ParamType
+    required: bool
+    description: str | None
+    sensitive: bool
+    enum_values: list[str] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicationCreate(StrictModel):
+    key: Key = Field(examples=["billing"])
+    name: str = Field(min_length=1, max_length=128, examples=["Billing"])
+    description: str | None = Field(default=None, max_length=1024)
+    accent_color: Color | None = Field(
+        default=None, description="#rrggbb; defaults to a stable colour derived from the key."
+    )
+    allow_unknown_params: bool = Field(
+        default=True, description="Whether records may carry params that are not registered."
+    )
+    params: list[ParamDefinitionCreate] = Field(default_factory=list, max_length=500)
+
+
+class ApplicationUpdate(PatchModel):
+    nullable = frozenset({"description"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=1024)
+    accent_color: Color | None = None
+    allow_unknown_params: bool | None = None
+    archived: bool | None = Field(
+        default=None, description="Archive (true) or restore (false); archived ones take no records."
+    )
+
+
+class ApplicationSummary(BaseModel):
+    """The application as embedded in a record (AuditParamApplicationResponse)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    description: str | None
+    accent_color: str | None
+    param_count: int
+
+
+class ApplicationResponse(ApplicationSummary):
+    allow_unknown_params: bool
+    archived_at: datetime | None

@@ -1,0 +1,273 @@
+"""The rules for applications and their param definitions; every change leaves a system record."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail import clock
+from audittrail.applications import repository as repo
+from audittrail.applications.schemas import (
+    ApplicationCreate,
+    ApplicationUpdate,
+    ParamDefinitionCreate,
+    ParamDefinitionUpdate,
+    ParamType,
+)
+from audittrail.db.models import Application, ParamDefinition
+from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
+from audittrail.records import system
+
+APPLICATION = "application"
+PARAM = "param"
+
+
+def default_accent_color(key: str) -> str:
+    """A stable, readable colour from the key: its hash picks the hue."""
+    hue = int.from_bytes(hashlib.sha256(key.encode()).digest()[:2], "big") / 65536
+    red, green, blue = colorsys.hls_to_rgb(hue, 0.45, 0.65)
+    return "#{:02x}{:02x}{:02x}".format(*(round(channel * 255) for channel in (red, green, blue)))
+
+
+async def get(session: AsyncSession, id_or_key: str) -> Application:
+    application = await repo.by_id_or_key(session, id_or_key)
+    if application is None:
+        raise NotFound(f"No application {id_or_key}.", code="APPLICATION_NOT_FOUND")
+    return application
+
+
+async def create(
+    session: AsyncSession, request: ApplicationCreate, *, actor: str, ip: str | None
+) -> Application:
+    if await repo.by_key(session, request.key) is not None:
+        raise Conflict(f"An application with key {request.key} exists.", code="APPLICATION_EXISTS")
+    _no_repeated_param_keys(request.params)
+    application = Application(
+        key=request.key,
+        name=request.name,
+        description=request.description,
+        accent_color=request.accent_color or default_accent_color(request.key),
+        allow_unknown_params=request.allow_unknown_params,
+    )
+    session.add(application)
+    await session.flush()
+    for param in request.params:
+        session.add(_new_definition(application, param))
+    await session.flush()
+    await repo.refresh_param_count(session, application)
+    await system.write(
+        session,
+        event_type="application.created",
+        summary=f"Application {application.key} created",
+        actor=actor,
+        entity_type=APPLICATION,
+        entity_id=application.id,
+        params=system.changes({}, _audited(application)),
+        ip_address=ip,
+    )
+    return application
+
+
+def _no_repeated_param_keys(params: list[ParamDefinitionCreate]) -> None:
+    seen: set[str] = set()
+    for index, param in enumerate(params):
+        if param.key in seen:
+            problem = FieldProblem(f"body.params.{index}.key", "DUPLICATE_KEY", "repeats a key.")
+            raise Unprocessable(f"Param {param.key} is defined twice.", details=[problem])
+        seen.add(param.key)
+
+
+def _audited(application: Application) -> dict[str, Any]:
+    return {
+        "key": application.key,
+        "name": application.name,
+        "description": application.description,
+        "accent_color": application.accent_color,
+        "allow_unknown_params": application.allow_unknown_params,
+        "archived": application.archived_at is not None,
+    }
+
+
+async def update(
+    session: AsyncSession, id_or_key: str, request: ApplicationUpdate, *, actor: str, ip: str | None
+) -> Application:
+    application = await get(session, id_or_key)
+    before = _audited(application)
+    for name, value in request.changes().items():
+        if name == "archived":
+            if value != (application.archived_at is not None):
+                application.archived_at = clock.now() if value else None
+        else:
+            setattr(application, name, value)
+    changed = system.changes(before, _audited(application))
+    if not changed:
+        return application
+    application.updated_at = clock.now()
+    await session.flush()
+    await repo.refresh_param_count(session, application)
+    archived = changed.get("archived")
+    event_type = (
+        "application.updated"
+        if archived is None
+        else "application.archived"
+        if archived["new"]
+        else "application.restored"
+    )
+    await system.write(
+        session,
+        event_type=event_type,
+        summary=f"Application {application.key} changed: {', '.join(sorted(changed))}",
+        actor=actor,
+        entity_type=APPLICATION,
+        entity_id=application.id,
+        params=changed,
+        ip_address=ip,
+    )
+    return application
+
+
+async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str | None) -> None:
+    application = await get(session, id_or_key)
+    if await repo.has_records(session, application.id):
+        raise Conflict(
+            f"Application {application.key} has records and cannot be deleted; archive it instead.",
+            code="APPLICATION_HAS_RECORDS",
+        )
+    before = _audited(application)
+    await repo.delete_application(session, application.id)
+    await system.write(
+        session,
+        event_type="application.deleted",
+        summary=f"Application {application.key} deleted",
+        actor=actor,
+        entity_type=APPLICATION,
+        entity_id=application.id,
+        params={name: {"old": value, "new": None} for name, value in before.items()},
+        severity="medium",
+        ip_address=ip,
+    )
+
+
+def _new_definition(application: Application, request: ParamDefinitionCreate) -> ParamDefinition:
+    return ParamDefinition(
+        application_id=application.id,
+        key=request.key,
+        label=request.label or request.key,
+        type=request.type.value,
+        required=request.required,
+        description=request.description,
+        sensitive=request.sensitive,
+        enum_values=request.enum_values,
+    )
+
+
+def _audited_definition(definition: ParamDefinition) -> dict[str, Any]:
+    return {
+        "key": definition.key,
+        "label": definition.label,
+        "type": definition.type,
+        "required": definition.required,
+        "description": definition.description,
+        "sensitive": definition.sensitive,
+        "enum_values": definition.enum_values,
+    }
+
+
+async def get_definition(
+    session: AsyncSession, application: Application, key: str
+) -> ParamDefinition:
+    definition = await repo.definition(session, application.id, key)
+    if definition is None:
+        raise NotFound(f"Application {application.key} has no param {key}.", code="PARAM_NOT_FOUND")
+    return definition
+
+
+async def create_definition(
+    session: AsyncSession,
+    application: Application,
+    request: ParamDefinitionCreate,
+    *,
+    actor: str,
+    ip: str | None,
+) -> ParamDefinition:
+    if await repo.definition(session, application.id, request.key) is not None:
+        raise Conflict(
+            f"Application {application.key} already has a param {request.key}.", code="PARAM_EXISTS"
+        )
+    definition = _new_definition(application, request)
+    session.add(definition)
+    await session.flush()
+    await _write_param_record(
+        session,
+        application,
+        definition,
+        "param.created",
+        system.changes({}, _audited_definition(definition)),
+        actor=actor,
+        ip=ip,
+    )
+    return definition
+
+
+async def update_definition(
+    session: AsyncSession,
+    application: Application,
+    key: str,
+    request: ParamDefinitionUpdate,
+    *,
+    actor: str,
+    ip: str | None,
+) -> ParamDefinition:
+    definition = await get_definition(session, application, key)
+    values = request.changes()
+    if "enum_values" in values and definition.type != ParamType.ENUM:
+        problem = FieldProblem("body.enum_values", "NOT_AN_ENUM", "only enum params have values.")
+        raise Unprocessable(f"Param {key} is of type {definition.type}.", details=[problem])
+    before = _audited_definition(definition)
+    for name, value in values.items():
+        setattr(definition, name, value)
+    changed = system.changes(before, _audited_definition(definition))
+    if changed:
+        definition.updated_at = clock.now()
+        await _write_param_record(
+            session, application, definition, "param.updated", changed, actor=actor, ip=ip
+        )
+    return definition
+
+
+async def delete_definition(
+    session: AsyncSession, application: Application, key: str, *, actor: str, ip: str | None
+) -> None:
+    definition = await get_definition(session, application, key)
+    before = _audited_definition(definition)
+    await repo.delete_definition(session, definition.id)
+    changed = {name: {"old": value, "new": None} for name, value in before.items()}
+    await _write_param_record(
+        session, application, definition, "param.deleted", changed, actor=actor, ip=ip
+    )
+
+
+async def _write_param_record(
+    session: AsyncSession,
+    application: Application,
+    definition: ParamDefinition,
+    event_type: str,
+    changed: dict[str, Any],
+    *,
+    actor: str,
+    ip: str | None,
+) -> None:
+    verb = event_type.split(".")[1]
+    await system.write(
+        session,
+        event_type=event_type,
+        summary=f"Param {definition.key} of application {application.key} {verb}",
+        actor=actor,
+        entity_type=PARAM,
+        entity_id=f"{application.key}.{definition.key}",
+        params=changed,
+        ip_address=ip,
+    )

@@ -1,0 +1,66 @@
+"""The current principal, from any of the three ways the contract allows, and role checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from audittrail.auth import service
+from audittrail.auth.principal import ADMIN, READER, WRITER, Principal
+from audittrail.db.engine import Database
+from audittrail.deps import get_database, get_settings
+from audittrail.errors import Forbidden
+
+SESSION_COOKIE = "antidote_session"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API key or an access token from POST /api/auth/login."
+)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The session cookie set by login."
+)
+
+
+async def current_principal(
+    request: Request,
+    background: BackgroundTasks,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+    session_cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> Principal:
+    database = get_database(request)
+    presented = service.Credentials(
+        bearer=bearer.credentials if bearer else None,
+        api_key=api_key,
+        session_cookie=session_cookie,
+    )
+    async with database.read_session() as session:
+        authenticated = await service.authenticate(session, get_settings(request), presented)
+    if authenticated.api_key_needs_touch:
+        background.add_task(_touch_api_key, database, authenticated.principal.id)
+    return authenticated.principal
+
+
+async def _touch_api_key(database: Database, key_id: str) -> None:
+    async with database.write_session() as session:
+        await service.touch_api_key(session, key_id)
+
+
+def _requires(*roles: str) -> object:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has_any(*roles):
+            raise Forbidden(f"This needs one of the roles: {', '.join((ADMIN, *roles))}.")
+        return principal
+
+    return Depends(check)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+Admin = Annotated[Principal, _requires()]
+Writer = Annotated[Principal, _requires(WRITER)]
+Reader = Annotated[Principal, _requires(READER)]
+# Applications are read by the services that write records, to learn their params.
+ReaderOrWriter = Annotated[Principal, _requires(READER, WRITER)]

@@ -1,0 +1,98 @@
+"""Settings, read from the environment (prefix AUDITTRAIL_) and refusing unsafe values outside development."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDITTRAIL_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./audittrail.db"
+    auto_migrate: bool = True
+
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    bootstrap_api_key: SecretStr | None = None
+
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs access tokens; read from secret_key_file when unset."
+    )
+    secret_key_file: Path = Path("./audittrail.secret")
+    access_token_lifetime_seconds: int = Field(default=3600, ge=60)
+    session_lifetime_seconds: int = Field(default=8 * 3600, ge=60)
+
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("bootstrap_api_key")
+    @classmethod
+    def _check_bootstrap_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production" and self.is_sqlite:
+            raise ValueError("production needs a PostgreSQL AUDITTRAIL_DATABASE_URL")
+        if self.env == "production" and self.secret_key is None:
+            raise ValueError("production needs AUDITTRAIL_SECRET_KEY")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
+
+    def signing_secret(self) -> str:
+        """The access-token secret: configured, or generated once into secret_key_file."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _read_or_create_secret(self.secret_key_file)
+
+
+def _read_or_create_secret(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x", opener=_open_private) as handle:
+            handle.write(secret + "\n")
+    except FileExistsError:  # another process won the race: use its secret
+        return path.read_text().strip()
+    return secret
+
+
+def _open_private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)

@@ -1,0 +1,91 @@
+"""Engines and sessions: a reader and a writer over one database URL.
+
+On SQLite the writer opens every transaction with BEGIN IMMEDIATE, so a request that
+reads before it writes cannot lose a race for the write lock half-way through; the
+reader uses a plain BEGIN. On PostgreSQL both are the same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def async_url(database_url: str) -> URL:
+    """Map the URLs people write (sqlite:///x.db, postgresql://...) onto the async drivers."""
+    url = make_url(database_url)
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        return url.set(drivername="sqlite+aiosqlite")
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        return url.set(drivername="postgresql+asyncpg")
+    return url
+
+
+def _sqlite_engine(url: URL, begin: str, synchronous: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the driver's own is deferred-only).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+@dataclass
+class Database:
+    reader: AsyncEngine
+    writer: AsyncEngine
+
+    @classmethod
+    def connect(cls, database_url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
+        url = async_url(database_url)
+        if url.get_backend_name() == "sqlite":
+            return cls(
+                reader=_sqlite_engine(url, "BEGIN", sqlite_synchronous),
+                writer=_sqlite_engine(url, "BEGIN IMMEDIATE", sqlite_synchronous),
+            )
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return cls(reader=engine, writer=engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    def __post_init__(self) -> None:
+        self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._write_sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.reader.dispose()
+        if self.writer is not self.reader:
+            await self.writer.dispose()

@@ -1,0 +1,171 @@
+"""The SQLAlchemy models: one metadata for both databases, ids and timestamps made in Python."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
+
+from audittrail import clock
+from audittrail.db.types import JSONType, UTCDateTime
+from audittrail.ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class AuthSession(Base):
+    """A signed-in browser or token: the cookie and the access token both point at one row."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # Unique forever, revoked keys included: "api_key:<name>" must name one key in every record.
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ParamDefinition(Base):
+    __tablename__ = "param_definitions"
+    __table_args__ = (UniqueConstraint("application_id", "key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(String(1024))
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    enum_values: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(String(1024))
+    accent_color: Mapped[str] = mapped_column(String(7))
+    allow_unknown_params: Mapped[bool] = mapped_column(Boolean, default=True)
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    param_count: Mapped[int] = column_property(
+        select(func.count(ParamDefinition.id))
+        .where(ParamDefinition.application_id == id)
+        .correlate_except(ParamDefinition)
+        .scalar_subquery()
+    )
+
+
+class Record(Base):
+    """One audit event. Append-only: written once by the sequencer, never updated."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        Index("ix_records_created_at_seq", "created_at", "seq"),
+        Index("ix_records_event_type_created_at", "event_type", "created_at"),
+        Index("ix_records_category_created_at", "category", "created_at"),
+        Index("ix_records_actor_created_at", "actor", "created_at"),
+        Index("ix_records_severity_created_at", "severity", "created_at"),
+        Index("ix_records_entity_created_at", "entity_type", "entity_id", "created_at"),
+        Index("ix_records_application_id_created_at", "application_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime]
+    event_type: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(1024))
+    severity: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str | None] = mapped_column(String(400))
+    application_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"))
+    application_key: Mapped[str | None] = mapped_column(String(64))
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(128))
+    params: Mapped[dict[str, Any]]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    source: Mapped[str] = mapped_column(String(8))
+
+    application: Mapped[Application | None] = relationship(lazy="raise")
+
+
+class LogHead(Base):
+    """The single row that serialises appends: its lock orders every batch, across processes."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    last_created_at: Mapped[datetime | None]
+
+
+__all__ = [
+    "ApiKey",
+    "Application",
+    "AuthSession",
+    "Base",
+    "LogHead",
+    "ParamDefinition",
+    "Record",
+    "User",
+]

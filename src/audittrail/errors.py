@@ -1,0 +1,84 @@
+"""The one error hierarchy: each error carries its status and stable code; one handler renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = code or self.code
+        self.details = details or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.error_code, "message": self.message}
+        if self.details:
+            error["details"] = [problem.as_dict() for problem in self.details]
+        return {"error": error}
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "BAD_REQUEST"
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Missing, invalid or expired credentials.") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "CONFLICT"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"

@@ -1,0 +1,88 @@
+"""Turns every exception into the platform's error envelope; no stack trace reaches a client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from audittrail.errors import AppError, BadRequest, FieldProblem, Unprocessable
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(error: AppError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+def field_name(location: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            field=field_name(error["loc"]),
+            code=str(error["type"]).upper(),
+            message=str(error["msg"]),
+        )
+        for error in errors
+    ]
+
+
+def request_validation_error(errors: Sequence[Any]) -> AppError:
+    if any(error["type"] == "json_invalid" for error in errors):
+        return BadRequest("The request body is not valid JSON.", code="INVALID_JSON")
+    problems = validation_problems(errors)
+    fields = ", ".join(dict.fromkeys(problem.field for problem in problems))
+    return Unprocessable(f"Invalid request: {fields}.", details=problems)
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(request_validation_error(exc.errors()))
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
+        exc.status_code, str(exc.detail)
+    )
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error."}}
+    return JSONResponse(body, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""Integrity core: canonical leaves, the Merkle tree, proofs, checkpoints and their verifier."""

@@ -1,0 +1,1 @@
+"""Audit records: the wire schemas, ingest, queries and routes."""

@@ -1,0 +1,387 @@
+"""The record list's filters, sort and keyset cursor, parsed from query strings and turned into SQL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from audittrail.applications import params as param_rules
+from audittrail.applications.schemas import ParamType
+from audittrail.db.models import ParamDefinition, Record
+from audittrail.errors import FieldProblem, Unprocessable
+from audittrail.records.schemas import SEVERITY_RANK, Severity
+
+
+class SortField(StrEnum):
+    CREATED_AT = "created_at"
+    SEVERITY = "severity"
+    EVENT_TYPE = "event_type"
+    ACTOR = "actor"
+    CATEGORY = "category"
+
+
+class SortDir(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class Operator(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    IN = "in"
+    CONTAINS = "contains"
+    EXISTS = "exists"
+
+
+ORDERED = {Operator.GT, Operator.GTE, Operator.LT, Operator.LTE}
+OPERATORS_BY_TYPE: dict[ParamType, set[Operator]] = {
+    ParamType.STRING: set(Operator),
+    ParamType.ENUM: set(Operator),
+    ParamType.DATETIME: set(Operator) - {Operator.CONTAINS},
+    ParamType.INTEGER: set(Operator) - {Operator.CONTAINS},
+    ParamType.NUMBER: set(Operator) - {Operator.CONTAINS},
+    ParamType.BOOLEAN: {Operator.EQ, Operator.NE, Operator.EXISTS},
+    ParamType.JSON: {Operator.EXISTS},
+}
+
+
+def invalid(parameter: str, message: str, code: str = "INVALID_QUERY_PARAMETER") -> Unprocessable:
+    problem = FieldProblem(f"query.{parameter}", code, message)
+    return Unprocessable(f"Invalid query parameter {parameter}: {message}", details=[problem])
+
+
+def split_list(parameter: str, raw: str | None) -> list[str]:
+    if raw is None:
+        return []
+    values = [part.strip() for part in raw.split(",") if part.strip()]
+    if not values:
+        raise invalid(parameter, "give at least one comma-separated value.")
+    return values
+
+
+def parse_severities(raw: str | None) -> list[str]:
+    values = split_list("severities", raw)
+    allowed = [severity.value for severity in Severity]
+    for value in values:
+        if value not in allowed:
+            raise invalid("severities", f"{value!r} is not one of {', '.join(allowed)}.")
+    return values
+
+
+@dataclass(frozen=True)
+class ParamFilter:
+    key: str
+    operator: Operator
+    value: Any = None
+
+
+def parse_param_filters(raw: str | None) -> list[ParamFilter]:
+    if raw is None:
+        return []
+    shape = 'a JSON array of {"key", "operator", "value"} objects'
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise invalid("param_filters", f"is not JSON; expected {shape}.") from None
+    if not isinstance(items, list):
+        raise invalid("param_filters", f"expected {shape}.")
+    return [_param_filter(index, item, shape) for index, item in enumerate(items)]
+
+
+def _param_filter(index: int, item: Any, shape: str) -> ParamFilter:
+    where = f"item {index}"
+    if not isinstance(item, dict) or not {"key", "operator"} <= item.keys():
+        raise invalid("param_filters", f"{where}: expected {shape}.")
+    if not item.keys() <= {"key", "operator", "value"}:
+        raise invalid("param_filters", f"{where}: unexpected fields; expected {shape}.")
+    key, operator, value = item["key"], item["operator"], item.get("value")
+    if not isinstance(key, str) or not 1 <= len(key) <= 64 or '"' in key or "\\" in key:
+        raise invalid("param_filters", f"{where}: key must be a string of 1 to 64 characters.")
+    if operator not in Operator.__members__.values():
+        allowed = ", ".join(op.value for op in Operator)
+        raise invalid("param_filters", f"{where}: unknown operator {operator!r}; use {allowed}.")
+    operator = Operator(operator)
+    if operator is Operator.IN and (not isinstance(value, list) or not value):
+        raise invalid("param_filters", f"{where}: 'in' takes a non-empty array value.")
+    if operator is Operator.EXISTS and value is not None and not isinstance(value, bool):
+        raise invalid("param_filters", f"{where}: 'exists' takes true, false or no value.")
+    if operator not in (Operator.IN, Operator.EXISTS) and (
+        value is None or isinstance(value, dict | list)
+    ):
+        raise invalid("param_filters", f"{where}: {operator.value!r} takes a scalar value.")
+    return ParamFilter(key, operator, value)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    sort_by: SortField
+    sort_dir: SortDir
+    value: Any
+    seq: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.sort_by.value, self.sort_dir.value, self.value, self.seq])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            sort_by, sort_dir, value, seq = json.loads(raw)
+            cursor = cls(SortField(sort_by), SortDir(sort_dir), value, int(seq))
+        except (ValueError, TypeError, binascii.Error):
+            raise invalid("cursor", "is not a cursor this service issued.", "INVALID_CURSOR") from None
+        return cursor
+
+
+@dataclass
+class RecordQuery:
+    search: str | None = None
+    event_types: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
+    severities: list[str] = field(default_factory=list)
+    entity_type: str | None = None
+    entity_id: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    application_id: str | None = None
+    application_key: str | None = None
+    registered_params_only: bool = False
+    param_filters: list[ParamFilter] = field(default_factory=list)
+    sort_by: SortField = SortField.CREATED_AT
+    sort_dir: SortDir = SortDir.DESC
+    cursor: Cursor | None = None
+
+
+def sort_key(sort_by: SortField) -> ColumnElement[Any]:
+    if sort_by is SortField.SEVERITY:
+        return case(SEVERITY_RANK, value=Record.severity, else_=-1)
+    if sort_by is SortField.ACTOR:
+        return func.coalesce(Record.actor, "")
+    column: KeyedColumnElement[Any] = getattr(Record, sort_by.value)
+    return column
+
+
+def cursor_value(record: Record, sort_by: SortField) -> Any:
+    if sort_by is SortField.CREATED_AT:
+        return record.created_at.isoformat()
+    if sort_by is SortField.SEVERITY:
+        return SEVERITY_RANK[record.severity]
+    if sort_by is SortField.ACTOR:
+        return record.actor or ""
+    return getattr(record, sort_by.value)
+
+
+def _cursor_condition(query: RecordQuery) -> ColumnElement[bool] | None:
+    cursor = query.cursor
+    if cursor is None:
+        return None
+    if (cursor.sort_by, cursor.sort_dir) != (query.sort_by, query.sort_dir):
+        raise invalid("cursor", "was issued for another sort_by or sort_dir.", "INVALID_CURSOR")
+    value = cursor.value
+    if cursor.sort_by is SortField.CREATED_AT:
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise invalid("cursor", "is not a cursor this service issued.", "INVALID_CURSOR") from None
+    position = tuple_(sort_key(query.sort_by), Record.seq)
+    boundary = tuple_(value, cursor.seq)
+    return position < boundary if query.sort_dir is SortDir.DESC else position > boundary
+
+
+def order_by(query: RecordQuery) -> list[ColumnElement[Any]]:
+    key = sort_key(query.sort_by)
+    if query.sort_dir is SortDir.DESC:
+        return [key.desc(), Record.seq.desc()]
+    return [key.asc(), Record.seq.asc()]
+
+
+def conditions(
+    query: RecordQuery, dialect: str, types: dict[str, ParamType]
+) -> list[ColumnElement[bool]]:
+    """Every WHERE condition but the cursor's; `types` are the registered types of filtered params."""
+    where: list[ColumnElement[bool]] = []
+    for column, values in (
+        (Record.event_type, query.event_types),
+        (Record.category, query.categories),
+        (Record.actor, query.actors),
+        (Record.severity, query.severities),
+    ):
+        if values:
+            where.append(column.in_(values))
+    for exact, wanted in (
+        (Record.entity_type, query.entity_type),
+        (Record.entity_id, query.entity_id),
+        (Record.application_id, query.application_id),
+        (Record.application_key, query.application_key),
+    ):
+        if wanted is not None:
+            where.append(exact == wanted)
+    if query.date_from is not None:
+        where.append(Record.created_at >= query.date_from)
+    if query.date_to is not None:
+        where.append(Record.created_at <= query.date_to)
+    if query.search:
+        pattern = f"%{_escape_like(query.search)}%"
+        where.append(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        Record.summary,
+                        Record.event_type,
+                        Record.actor,
+                        Record.entity_type,
+                        Record.entity_id,
+                        Record.application_key,
+                    )
+                )
+            )
+        )
+    access = ParamAccess(dialect)
+    for param_filter in query.param_filters:
+        where.append(access.condition(param_filter, types.get(param_filter.key)))
+        if query.registered_params_only:
+            where.append(_is_registered(param_filter.key))
+    return where
+
+
+def with_cursor(query: RecordQuery, where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+    condition = _cursor_condition(query)
+    return where if condition is None else [*where, condition]
+
+
+def _is_registered(key: str) -> ColumnElement[bool]:
+    return (
+        select(ParamDefinition.id)
+        .where(ParamDefinition.application_id == Record.application_id, ParamDefinition.key == key)
+        .exists()
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _infer_type(value: Any) -> ParamType:
+    sample = value[0] if isinstance(value, list) and value else value
+    if isinstance(sample, bool):
+        return ParamType.BOOLEAN
+    if isinstance(sample, int | float):
+        return ParamType.NUMBER
+    return ParamType.STRING
+
+
+class ParamAccess:
+    """Typed reads of params[key] on either database; a value of another JSON type never matches."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgresql"
+
+    def condition(self, param_filter: ParamFilter, registered: ParamType | None) -> ColumnElement[bool]:
+        key, operator, value = param_filter.key, param_filter.operator, param_filter.value
+        if operator is Operator.EXISTS:
+            present = self._json_type(key).is_not(None)
+            return present if value is not False else not_(present)
+        param_type = registered or _infer_type(value)
+        if operator not in OPERATORS_BY_TYPE[param_type]:
+            raise invalid(
+                "param_filters", f"{operator.value!r} does not apply to {param_type.value} param {key}."
+            )
+        values = [self._coerce(key, param_type, item) for item in (value if operator is Operator.IN else [value])]
+        typed, is_type = self._typed(key, param_type)
+        if operator is Operator.IN:
+            return and_(is_type, typed.in_(values))
+        if operator is Operator.CONTAINS:
+            return and_(is_type, typed.ilike(f"%{_escape_like(str(values[0]))}%", escape="\\"))
+        return and_(is_type, _compare(typed, operator, values[0]))
+
+    def _coerce(self, key: str, param_type: ParamType, value: Any) -> Any:
+        wrong = invalid("param_filters", f"value {value!r} does not fit {param_type.value} param {key}.")
+        if param_type in (ParamType.INTEGER, ParamType.NUMBER):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise wrong
+            return value
+        if param_type is ParamType.BOOLEAN:
+            if not isinstance(value, bool):
+                raise wrong
+            return value
+        if not isinstance(value, str):
+            raise wrong
+        if param_type is ParamType.DATETIME:
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise wrong from None
+            return param_rules.format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        return value
+
+    def _json_type(self, key: str) -> ColumnElement[Any]:
+        if self.postgres:
+            return func.jsonb_typeof(func.jsonb_extract_path(Record.params, key))
+        return func.json_type(Record.params, _sqlite_path(key))
+
+    def _typed(self, key: str, param_type: ParamType) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+        """The value as SQL of the param's type, and the condition that it has that JSON type."""
+        json_type = self._json_type(key)
+        if param_type in (ParamType.INTEGER, ParamType.NUMBER):
+            is_type = json_type == "number" if self.postgres else json_type.in_(("integer", "real"))
+            if self.postgres:
+                # CASE, not AND: PostgreSQL may evaluate the cast before the type check.
+                number = cast(func.jsonb_extract_path_text(Record.params, key), Float)
+                return case((is_type, number)), is_type
+            return func.json_extract(Record.params, _sqlite_path(key)), is_type
+        if param_type is ParamType.BOOLEAN:
+            if self.postgres:
+                return func.jsonb_extract_path_text(Record.params, key) == "true", json_type == "boolean"
+            return json_type == "true", json_type.in_(("true", "false"))
+        is_type = json_type == ("string" if self.postgres else "text")
+        if self.postgres:
+            return func.jsonb_extract_path_text(Record.params, key), is_type
+        return func.json_extract(Record.params, _sqlite_path(key)), is_type
+
+
+def _compare(typed: ColumnElement[Any], operator: Operator, value: Any) -> ColumnElement[bool]:
+    match operator:
+        case Operator.EQ:
+            return typed == value
+        case Operator.NE:
+            return typed != value
+        case Operator.GT:
+            return typed > value
+        case Operator.GTE:
+            return typed >= value
+        case Operator.LT:
+            return typed < value
+        case Operator.LTE:
+            return typed <= value
+    return false()
+
+
+def _sqlite_path(key: str) -> str:
+    return f'$."{key}"'

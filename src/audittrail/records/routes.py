@@ -1,0 +1,151 @@
+"""HTTP routes for records: create one by hand, list with filters, get one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from audittrail.applications.schemas import ApplicationSummary
+from audittrail.auth.dependencies import Reader, Writer
+from audittrail.db.models import Record
+from audittrail.deps import ClientIP, ReadSession, WriteSession
+from audittrail.pagination import Pages
+from audittrail.records import query as q
+from audittrail.records import service
+from audittrail.records.schemas import RecordCreate, RecordPage, RecordResponse
+
+router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
+
+
+def to_response(record: Record, visible_params: set[str] | None = None) -> RecordResponse:
+    params = record.params
+    if visible_params is not None:
+        params = {key: value for key, value in params.items() if key in visible_params}
+    application = record.application
+    return RecordResponse(
+        id=record.id,
+        event_type=record.event_type,
+        category=record.category,
+        summary=record.summary,
+        created_at=record.created_at,
+        actor=record.actor,
+        application_id=record.application_id,
+        application_key=record.application_key,
+        application=ApplicationSummary.model_validate(application) if application else None,
+        entity_type=record.entity_type,
+        entity_id=record.entity_id,
+        severity=record.severity,  # type: ignore[arg-type]
+        params=params,
+        metadata=record.metadata_,
+        ip_address=record.ip_address,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordResponse,
+    summary="Create Manual Audit Record",
+    description="Appends a record to the log. The actor is the authenticated principal and the "
+    "IP address the client's; params are checked against the application's definitions. "
+    "A 201 means the record is committed.",
+    responses={
+        413: {"description": "params or metadata over 64 KiB serialized."},
+        422: {"description": "A field, the application or a param does not fit."},
+    },
+)
+async def create_record(
+    principal: Writer,
+    body: RecordCreate,
+    session: WriteSession,
+    ip: ClientIP,
+    response: Response,
+) -> RecordResponse:
+    record = await service.create(session, body, principal=principal, ip=ip)
+    response.headers["Location"] = f"{router.prefix}/{record.id}"
+    return to_response(record)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_query(
+    search: Annotated[str | None, Query(max_length=256, description="Free text.")] = None,
+    event_types: Annotated[str | None, Query(description="Comma-separated.")] = None,
+    categories: Annotated[str | None, Query(description="Comma-separated.")] = None,
+    actors: Annotated[str | None, Query(description="Comma-separated.")] = None,
+    severities: Annotated[str | None, Query(description="Comma-separated.")] = None,
+    entity_type: Annotated[str | None, Query(description="Exact.")] = None,
+    entity_id: Annotated[str | None, Query(description="Exact.")] = None,
+    date_from: Annotated[datetime | None, Query(description="created_at at or after.")] = None,
+    date_to: Annotated[datetime | None, Query(description="created_at at or before.")] = None,
+    application_id: Annotated[str | None, Query()] = None,
+    application_key: Annotated[str | None, Query()] = None,
+    registered_params_only: Annotated[
+        bool,
+        Query(description="Only params the record's application has registered count and show."),
+    ] = False,
+    param_filters: Annotated[
+        str | None,
+        Query(
+            description='A JSON array of {"key", "operator", "value"}; operators eq, ne, gt, gte, '
+            "lt, lte, in, contains, exists.",
+            examples=['[{"key": "amount", "operator": "gte", "value": 100}]'],
+        ),
+    ] = None,
+    sort_by: Annotated[q.SortField, Query()] = q.SortField.CREATED_AT,
+    sort_dir: Annotated[q.SortDir, Query()] = q.SortDir.DESC,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page: keyset paging; page is ignored."),
+    ] = None,
+) -> q.RecordQuery:
+    return q.RecordQuery(
+        search=search or None,
+        event_types=q.split_list("event_types", event_types),
+        categories=q.split_list("categories", categories),
+        actors=q.split_list("actors", actors),
+        severities=q.parse_severities(severities),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        date_from=_as_utc(date_from),
+        date_to=_as_utc(date_to),
+        application_id=application_id,
+        application_key=application_key,
+        registered_params_only=registered_params_only,
+        param_filters=q.parse_param_filters(param_filters),
+        sort_by=sort_by,
+        sort_dir=sort_dir,
+        cursor=q.Cursor.decode(cursor) if cursor else None,
+    )
+
+
+@router.get(
+    "",
+    response_model=RecordPage,
+    summary="List audit records",
+    description="Filters combine with AND; comma-separated lists match any of their values.",
+)
+async def list_records(
+    _: Reader,
+    query: Annotated[q.RecordQuery, Depends(record_query)],
+    pages: Pages,
+    session: ReadSession,
+) -> RecordPage:
+    found = await service.search(session, query, offset=pages.offset, limit=pages.page_size)
+    visible = found.visible_params
+    records = [
+        to_response(r, None if visible is None else visible.get(r.application_id or "", set()))
+        for r in found.records
+    ]
+    return RecordPage(records=records, next_cursor=found.next_cursor, **pages.meta(found.total))
+
+
+@router.get("/{record_uuid}", response_model=RecordResponse, summary="Get an audit record")
+async def get_record(record_uuid: str, _: Reader, session: ReadSession) -> RecordResponse:
+    return to_response(await service.get(session, record_uuid))

@@ -1,0 +1,97 @@
+"""Appends records to the log: gap-free sequence numbers, in commit order, across processes.
+
+Every append locks the single log_head row first (SELECT ... FOR UPDATE on PostgreSQL;
+on SQLite the writer's BEGIN IMMEDIATE already serialises writers). The lock is held until
+the caller's transaction commits, so sequence numbers are handed out in commit order and
+a rolled-back transaction gives its numbers back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail import clock
+from audittrail.db.models import Application, LogHead, Record
+from audittrail.ids import new_id
+
+LOG_HEAD_ID = 1
+
+
+@dataclass
+class NewRecord:
+    """A record that passed validation and waits for its place in the log."""
+
+    event_type: str
+    summary: str
+    source: Literal["manual", "system"]
+    actor: str | None
+    category: str = "general"
+    severity: str = "low"
+    application: Application | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ip_address: str | None = None
+
+
+async def lock(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Take the log's write lock for the rest of the transaction; the head's size and last time."""
+    head = (
+        await session.execute(
+            select(LogHead.size, LogHead.last_created_at)
+            .where(LogHead.id == LOG_HEAD_ID)
+            .with_for_update()
+        )
+    ).one()
+    return head.size, head.last_created_at
+
+
+async def append(session: AsyncSession, new_records: Sequence[NewRecord]) -> list[Record]:
+    """Sequence and insert the records in the session's transaction; the caller commits."""
+    size, last_created_at = await lock(session)
+    # created_at never runs backwards along the log, so ordering by time agrees with seq.
+    created_at = clock.now()
+    if last_created_at is not None and created_at < last_created_at:
+        created_at = last_created_at
+    records = [
+        _to_row(new, seq=size + offset, created_at=created_at)
+        for offset, new in enumerate(new_records)
+    ]
+    session.add_all(records)
+    await session.execute(
+        update(LogHead)
+        .where(LogHead.id == LOG_HEAD_ID)
+        .values(size=size + len(records), last_created_at=created_at)
+    )
+    await session.flush()
+    return records
+
+
+def _to_row(new: NewRecord, *, seq: int, created_at: datetime) -> Record:
+    record = Record(
+        id=new_id(),
+        seq=seq,
+        created_at=created_at,
+        event_type=new.event_type,
+        category=new.category,
+        summary=new.summary,
+        severity=new.severity,
+        actor=new.actor,
+        application_id=new.application.id if new.application else None,
+        application_key=new.application.key if new.application else None,
+        entity_type=new.entity_type,
+        entity_id=new.entity_id,
+        params=new.params,
+        metadata_=new.metadata,
+        ip_address=new.ip_address,
+        source=new.source,
+    )
+    record.application = new.application
+    return record

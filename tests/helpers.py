@@ -1,0 +1,34 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+RECORDS = "/api/audit-trail/records"
+APPLICATIONS = "/api/audit-trail/applications"
+
+
+async def record_total(client: httpx.AsyncClient, **filters: Any) -> int:
+    response = await client.get(RECORDS, params={"page_size": 1, **filters})
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
+async def create_application(
+    client: httpx.AsyncClient, key: str = "billing", **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(APPLICATIONS, json={"key": key, "name": key.title(), **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def post_record(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"event_type": "test.event", "summary": "A test record", **fields}
+    response = await client.post(RECORDS, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created

@@ -1,0 +1,125 @@
+"""The leaf encoding of a record, byte for byte."""
+
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, record_leaf_hash
+
+RECORD: dict[str, object] = {
+    "id": "0192f5c4-8b1e-7a3c-9d2e-4f5a6b7c8d9e",
+    "seq": 42,
+    "created_at": datetime(2026, 11, 27, 3, 20, 36, 123456, tzinfo=timezone(timedelta(hours=1))),
+    "event_type": "invoice.approved",
+    "category": "billing",
+    "summary": "Rechnung für Zürich genehmigt",
+    "severity": "info",
+    "actor": "user:anna@example.com",
+    "application_id": None,
+    "application_key": "billing",
+    "entity_type": "invoice",
+    "entity_id": "INV-2026-0042",
+    "params": {
+        "whole": 100.0,
+        "amount": 1250.5,
+        "ratio": 1e21,
+        "tiny": 5e-7,
+        "count": 3,
+        "approved": True,
+        "note": None,
+        "tags": ["b", "a"],
+        "été": "sommer",
+        "zeta": 'line\nbreak "quoted" \\ tab\t bell\x07',
+    },
+    "metadata": {"\ufb01": "ligature", "\U0001f600": "emoji", "request_id": "r-1"},
+    "ip_address": "203.0.113.7",
+    "source": "manual",
+    "not_a_leaf_field": "ignored",
+}
+
+# RFC 8785: keys sorted by UTF-16 code units (so U+1F600 before U+FB01), no whitespace,
+# ES6 number forms, only the mandatory string escapes, everything else raw UTF-8.
+EXPECTED = (
+    '{"actor":"user:anna@example.com","application_id":null,"application_key":"billing",'
+    '"category":"billing","created_at":"2026-11-27T02:20:36.123456Z",'
+    '"entity_id":"INV-2026-0042","entity_type":"invoice","event_type":"invoice.approved",'
+    '"id":"0192f5c4-8b1e-7a3c-9d2e-4f5a6b7c8d9e","ip_address":"203.0.113.7",'
+    '"metadata":{"request_id":"r-1","\U0001f600":"emoji","\ufb01":"ligature"},'
+    '"params":{"amount":1250.5,"approved":true,"count":3,"note":null,"ratio":1e+21,'
+    '"tags":["b","a"],"tiny":5e-7,"whole":100,'
+    '"zeta":"line\\nbreak \\"quoted\\" \\\\ tab\\t bell\\u0007","été":"sommer"},'
+    '"seq":42,"severity":"info","source":"manual","summary":"Rechnung für Zürich genehmigt"}'
+)
+
+
+def test_leaf_bytes_of_a_record() -> None:
+    assert record_leaf_bytes(RECORD) == EXPECTED.encode("utf-8")
+
+
+def test_leaf_hash_is_the_rfc6962_leaf_hash_of_the_bytes() -> None:
+    expected = hashlib.sha256(b"\x00" + EXPECTED.encode("utf-8")).digest()
+    assert record_leaf_hash(RECORD) == expected
+
+
+def test_leaf_fields() -> None:
+    assert LEAF_FIELDS == (
+        "id",
+        "seq",
+        "created_at",
+        "event_type",
+        "category",
+        "summary",
+        "severity",
+        "actor",
+        "application_id",
+        "application_key",
+        "entity_type",
+        "entity_id",
+        "params",
+        "metadata",
+        "ip_address",
+        "source",
+    )
+
+
+@pytest.mark.parametrize(
+    ("created_at", "encoded"),
+    [
+        (datetime(2026, 1, 1, tzinfo=UTC), "2026-01-01T00:00:00.000000Z"),
+        (
+            datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+            "2025-12-31T23:30:00.000000Z",
+        ),
+        (datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=UTC), "0999-01-01T00:00:00.000005Z"),
+        ("2026-11-27T02:20:36.1Z", "2026-11-27T02:20:36.1Z"),
+    ],
+)
+def test_created_at_encoding(created_at: object, encoded: str) -> None:
+    leaf = record_leaf_bytes({**RECORD, "created_at": created_at})
+    assert f'"created_at":"{encoded}"'.encode() in leaf
+
+
+@pytest.mark.parametrize("field", LEAF_FIELDS)
+def test_a_missing_field_is_an_error(field: str) -> None:
+    record = {name: value for name, value in RECORD.items() if name != field}
+    with pytest.raises(ValueError, match=field):
+        record_leaf_bytes(record)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created_at", datetime(2026, 1, 1)),
+        ("created_at", 1_700_000_000),
+        ("seq", True),
+        ("seq", "42"),
+        ("params", {"x": float("nan")}),
+        ("metadata", {"big": 2**60}),
+        ("params", {1: "non-string key"}),
+        ("summary", b"bytes"),
+    ],
+)
+def test_values_json_cannot_carry_exactly_are_errors(field: str, value: object) -> None:
+    with pytest.raises(ValueError):
+        record_leaf_bytes({**RECORD, field: value})

@@ -1,0 +1,375 @@
+"""POST /api/audit-trail/records: the seed contract, field by field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_EMAIL, CLIENT_ADDRESS
+from tests.helpers import APPLICATIONS, RECORDS, create_application, record_total
+
+SEED_RESPONSE_FIELDS = [
+    "id",
+    "event_type",
+    "category",
+    "summary",
+    "created_at",
+    "actor",
+    "application_id",
+    "application_key",
+    "application",
+    "entity_type",
+    "entity_id",
+    "severity",
+    "params",
+    "metadata",
+    "ip_address",
+]
+APPLICATION_FIELDS = [
+    "id",
+    "key",
+    "name",
+    "created_at",
+    "updated_at",
+    "description",
+    "accent_color",
+    "param_count",
+]
+
+
+def parse_time(text: str) -> datetime:
+    assert text.endswith("Z"), text
+    return datetime.fromisoformat(text)
+
+
+async def test_seed_example_returns_every_response_field(client: httpx.AsyncClient) -> None:
+    app = await create_application(
+        client,
+        "billing",
+        description="Invoices and payments",
+        params=[{"key": "amount", "type": "number"}, {"key": "currency", "type": "string"}],
+    )
+    body = {
+        "event_type": "invoice.refunded",
+        "summary": "Refunded invoice INV-1042",
+        "category": "billing",
+        "application_id": app["id"],
+        "application_key": "billing",
+        "entity_type": "invoice",
+        "entity_id": "INV-1042",
+        "severity": "medium",
+        "params": {"amount": 129.5, "currency": "EUR"},
+        "metadata": {"request_id": "req_8f2c", "tags": ["refund", "manual"]},
+    }
+    before = datetime.now(UTC)
+    response = await client.post(RECORDS, json=body)
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert list(record) == SEED_RESPONSE_FIELDS
+    assert response.headers["location"] == f"{RECORDS}/{record['id']}"
+    assert isinstance(record["id"], str) and len(record["id"]) == 36
+    assert record["id"][14] == "7"  # UUIDv7
+    for name in ("event_type", "summary", "category", "entity_type", "entity_id", "severity"):
+        assert record[name] == body[name]
+    assert record["params"] == body["params"]
+    assert record["metadata"] == body["metadata"]
+    assert before - timedelta(seconds=1) <= parse_time(record["created_at"]) <= datetime.now(UTC)
+    assert record["actor"] == "api_key:bootstrap"
+    assert record["ip_address"] == CLIENT_ADDRESS[0]
+    assert record["application_id"] == app["id"]
+    assert record["application_key"] == "billing"
+    assert list(record["application"]) == APPLICATION_FIELDS
+    assert record["application"]["param_count"] == 2
+    assert record["application"]["description"] == "Invoices and payments"
+    assert record["application"]["accent_color"].startswith("#")
+    parse_time(record["application"]["created_at"])
+    parse_time(record["application"]["updated_at"])
+
+    fetched = await client.get(response.headers["location"])
+    assert fetched.status_code == 200
+    assert fetched.json() == record
+
+
+async def test_defaults_and_no_application(client: httpx.AsyncClient) -> None:
+    response = await client.post(RECORDS, json={"event_type": "x", "summary": "y"})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["category"] == "general"
+    assert record["severity"] == "low"
+    assert record["params"] == {}
+    assert record["metadata"] == {}
+    assert record["application"] is None
+    assert record["application_id"] is None and record["application_key"] is None
+    assert record["entity_type"] is None and record["entity_id"] is None
+
+
+@pytest.mark.parametrize("severity", ["critical", "high", "medium", "low", "none"])
+async def test_each_severity(client: httpx.AsyncClient, severity: str) -> None:
+    response = await client.post(
+        RECORDS, json={"event_type": "x", "summary": "y", "severity": severity}
+    )
+    assert response.status_code == 201
+    assert response.json()["severity"] == severity
+
+
+# (field, minimum length, maximum length); None: no minimum beyond the type.
+STRING_LIMITS = [
+    ("event_type", 1, 128),
+    ("summary", 1, 1024),
+    ("category", 0, 64),
+    ("entity_type", 0, 64),
+    ("entity_id", 0, 128),
+]
+
+
+def base_body(**fields: Any) -> dict[str, Any]:
+    return {"event_type": "limits.test", "summary": "limits", **fields}
+
+
+@pytest.mark.parametrize(("field", "low", "high"), STRING_LIMITS)
+async def test_string_limits_accept_the_boundaries(
+    client: httpx.AsyncClient, field: str, low: int, high: int
+) -> None:
+    for length in sorted({low, 1, high}):
+        response = await client.post(RECORDS, json=base_body(**{field: "a" * length}))
+        assert response.status_code == 201, (length, response.text)
+        assert response.json()[field] == "a" * length
+
+
+@pytest.mark.parametrize(("field", "low", "high"), STRING_LIMITS)
+async def test_string_limits_reject_past_the_boundaries(
+    client: httpx.AsyncClient, field: str, low: int, high: int
+) -> None:
+    stored = await record_total(client)
+    too_long = await client.post(RECORDS, json=base_body(**{field: "a" * (high + 1)}))
+    assert too_long.status_code == 422
+    assert too_long.json() == {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": f"Invalid request: body.{field}.",
+            "details": [
+                {
+                    "field": f"body.{field}",
+                    "code": "STRING_TOO_LONG",
+                    "message": f"String should have at most {high} characters",
+                }
+            ],
+        }
+    }
+    if low == 1:
+        empty = await client.post(RECORDS, json=base_body(**{field: ""}))
+        assert empty.status_code == 422
+        [problem] = empty.json()["error"]["details"]
+        assert problem["field"] == f"body.{field}"
+        assert problem["code"] == "STRING_TOO_SHORT"
+    assert await record_total(client) == stored
+
+
+async def test_limits_count_characters_not_bytes(client: httpx.AsyncClient) -> None:
+    response = await client.post(RECORDS, json=base_body(event_type="é" * 128))
+    assert response.status_code == 201
+
+
+async def test_application_key_boundaries(client: httpx.AsyncClient) -> None:
+    for key in ("a", "a" * 64, "billing_v2", "x9_"):
+        await create_application(client, key)
+        response = await client.post(RECORDS, json=base_body(application_key=key))
+        assert response.status_code == 201, (key, response.text)
+        assert response.json()["application_key"] == key
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [
+        ("", "STRING_TOO_SHORT"),
+        ("a" * 65, "STRING_TOO_LONG"),
+        ("Billing", "STRING_PATTERN_MISMATCH"),
+        ("1billing", "STRING_PATTERN_MISMATCH"),
+        ("_billing", "STRING_PATTERN_MISMATCH"),
+        ("bill-ing", "STRING_PATTERN_MISMATCH"),
+        ("billing\n", "STRING_PATTERN_MISMATCH"),
+    ],
+)
+async def test_application_key_pattern_rejected(
+    client: httpx.AsyncClient, key: str, code: str
+) -> None:
+    stored = await record_total(client)
+    response = await client.post(RECORDS, json=base_body(application_key=key))
+    assert response.status_code == 422
+    [problem] = response.json()["error"]["details"]
+    assert problem["field"] == "body.application_key"
+    assert problem["code"] == code
+    assert await record_total(client) == stored
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"summary": "no event type"}, "body.event_type", "MISSING"),
+        ({"event_type": "x"}, "body.summary", "MISSING"),
+        (base_body(severity="urgent"), "body.severity", "ENUM"),
+        (base_body(severity="LOW"), "body.severity", "ENUM"),
+        (base_body(actor="someone@else"), "body.actor", "EXTRA_FORBIDDEN"),
+        (base_body(ip_address="10.0.0.1"), "body.ip_address", "EXTRA_FORBIDDEN"),
+        (base_body(created_at="2020-01-01T00:00:00Z"), "body.created_at", "EXTRA_FORBIDDEN"),
+        (base_body(params=[1, 2]), "body.params", "DICT_TYPE"),
+        (base_body(params=None), "body.params", "DICT_TYPE"),
+        (base_body(metadata="text"), "body.metadata", "DICT_TYPE"),
+        (base_body(event_type=5), "body.event_type", "STRING_TYPE"),
+        (base_body(category=None), "body.category", "STRING_TYPE"),
+    ],
+)
+async def test_bad_bodies_are_422_and_store_nothing(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str, code: str
+) -> None:
+    stored = await record_total(client)
+    response = await client.post(RECORDS, json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert {"field": field, "code": code} in [
+        {"field": p["field"], "code": p["code"]} for p in error["details"]
+    ]
+    assert await record_total(client) == stored
+
+
+async def test_body_that_is_not_json_is_400(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    response = await client.post(
+        RECORDS, content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"code": "INVALID_JSON", "message": "The request body is not valid JSON."}
+    }
+    assert await record_total(client) == stored
+
+
+async def test_actor_and_ip_come_from_the_request_not_the_body(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        RECORDS,
+        json=base_body(),
+        headers={"X-Forwarded-For": "198.51.100.1"},  # peer is not a trusted proxy
+    )
+    assert response.status_code == 201
+    assert response.json()["ip_address"] == CLIENT_ADDRESS[0]
+    assert response.json()["actor"] == "api_key:bootstrap"
+
+
+async def test_actor_is_the_users_email_with_a_token(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    from tests.conftest import ADMIN_PASSWORD
+
+    login = await anonymous.post(
+        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    token = login.json()["access_token"]
+    response = await anonymous.post(
+        RECORDS, json=base_body(), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201
+    assert response.json()["actor"] == ADMIN_EMAIL
+
+
+async def test_unknown_application_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    by_key = await client.post(RECORDS, json=base_body(application_key="nope"))
+    assert by_key.status_code == 422
+    assert by_key.json() == {
+        "error": {
+            "code": "APPLICATION_NOT_FOUND",
+            "message": "application_key names no registered application.",
+            "details": [
+                {
+                    "field": "body.application_key",
+                    "code": "APPLICATION_NOT_FOUND",
+                    "message": "no application nope.",
+                }
+            ],
+        }
+    }
+    by_id = await client.post(RECORDS, json=base_body(application_id="0190-nope"))
+    assert by_id.status_code == 422
+    assert by_id.json()["error"]["details"][0]["field"] == "body.application_id"
+    assert await record_total(client) == stored
+
+
+async def test_application_id_and_key_must_agree(client: httpx.AsyncClient) -> None:
+    billing = await create_application(client, "billing")
+    await create_application(client, "shipping")
+    stored = await record_total(client)
+    response = await client.post(
+        RECORDS, json=base_body(application_id=billing["id"], application_key="shipping")
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "APPLICATION_MISMATCH"
+    assert await record_total(client) == stored
+    both = await client.post(
+        RECORDS, json=base_body(application_id=billing["id"], application_key="billing")
+    )
+    assert both.status_code == 201
+    by_id = await client.post(RECORDS, json=base_body(application_id=billing["id"]))
+    assert by_id.json()["application_key"] == "billing"
+
+
+async def test_archived_application_takes_no_records(client: httpx.AsyncClient) -> None:
+    await create_application(client, "legacy")
+    archived = await client.patch(f"{APPLICATIONS}/legacy", json={"archived": True})
+    assert archived.status_code == 200
+    stored = await record_total(client)
+    response = await client.post(RECORDS, json=base_body(application_key="legacy"))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "APPLICATION_ARCHIVED"
+    assert await record_total(client) == stored
+
+
+async def test_params_over_64_kib_is_413(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    # {"blob":"..."} is 11 bytes plus the string
+    fits = {"blob": "x" * (64 * 1024 - 11)}
+    assert (await client.post(RECORDS, json=base_body(params=fits))).status_code == 201
+    stored += 1
+    too_big = {"blob": "x" * (64 * 1024 - 10)}
+    for field in ("params", "metadata"):
+        response = await client.post(RECORDS, json=base_body(**{field: too_big}))
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["code"] == "PAYLOAD_TOO_LARGE"
+        assert error["message"] == f"{field} is 65537 bytes serialized; the limit is 65536."
+        assert error["details"][0]["field"] == f"body.{field}"
+    assert await record_total(client) == stored
+
+
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+async def test_nesting_deeper_than_10_is_422(client: httpx.AsyncClient) -> None:
+    assert (await client.post(RECORDS, json=base_body(metadata=nested(10)))).status_code == 201
+    stored = await record_total(client)
+    for field in ("params", "metadata"):
+        response = await client.post(RECORDS, json=base_body(**{field: nested(11)}))
+        assert response.status_code == 422
+        assert response.json() == {
+            "error": {
+                "code": "JSON_TOO_DEEP",
+                "message": f"{field} nests deeper than 10 levels.",
+                "details": [
+                    {
+                        "field": f"body.{field}",
+                        "code": "TOO_DEEP",
+                        "message": "nests deeper than 10 levels.",
+                    }
+                ],
+            }
+        }
+    assert await record_total(client) == stored
