@@ -82,9 +82,7 @@ async def _empty_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "audittrail.db"
         shutil.copyfile(sqlite_template, path)
@@ -92,7 +90,8 @@ def database_url(
     url: str | None = request.getfixturevalue("postgres_url")
     if url is None:
         pytest.skip(
-            f"POSTGRESQL UNREACHABLE at {POSTGRES_URL}: the PostgreSQL half of this test did not run"
+            f"POSTGRESQL UNREACHABLE at {POSTGRES_URL}: the PostgreSQL half of this test "
+            "did not run"
         )
     asyncio.run(_empty_postgres(url))
     return url

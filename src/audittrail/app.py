@@ -1,4 +1,4 @@
-"""The FastAPI application factory: routers, error handlers, and the lifespan that migrates and bootstraps."""
+"""The FastAPI app factory: routers, error handlers, and a lifespan that migrates and bootstraps."""
 
 from __future__ import annotations
 

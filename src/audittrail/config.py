@@ -1,4 +1,4 @@
-"""Settings, read from the environment (prefix AUDITTRAIL_) and refusing unsafe values outside development."""
+"""Settings from the environment (prefix AUDITTRAIL_); unsafe values are refused in production."""
 
 from __future__ import annotations
 
@@ -87,12 +87,9 @@ def _read_or_create_secret(path: Path) -> str:
     secret = secrets.token_urlsafe(48)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with path.open("x", opener=_open_private) as handle:
-            handle.write(secret + "\n")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process won the race: use its secret
         return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
     return secret
-
-
-def _open_private(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies shared by every domain: settings, database sessions, client address."""
+"""Request dependencies shared by every domain: settings, database sessions, client address."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def _is_trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def _is_trusted(
+    address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

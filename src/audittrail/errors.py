@@ -1,4 +1,4 @@
-"""The one error hierarchy: each error carries its status and stable code; one handler renders them."""
+"""The one error hierarchy: each error carries its status and stable code."""
 
 from __future__ import annotations
 

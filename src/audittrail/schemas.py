@@ -14,7 +14,7 @@ class StrictModel(BaseModel):
 
 
 class PatchModel(StrictModel):
-    """A partial update: absent fields stay as they are; only `nullable` fields may be set to null."""
+    """A partial update: absent fields stay as they are; only `nullable` ones may be set to null."""
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,9 @@ def validate(
         if definition is None:
             if not allow_unknown:
                 problems.append(
-                    FieldProblem(f"{FIELD}.{key}", "UNKNOWN_PARAM", f"{key} is not a registered param.")
+                    FieldProblem(
+                        f"{FIELD}.{key}", "UNKNOWN_PARAM", f"{key} is not a registered param."
+                    )
                 )
             checked[key] = value
             continue
@@ -62,7 +64,7 @@ def _check(definition: ParamDefinition, value: Any) -> tuple[Any, str | None]:
     return value, f"must be of type {param_type.value}."
 
 
-_TYPE_CHECKS = {
+_TYPE_CHECKS: dict[ParamType, Callable[[Any], bool]] = {
     ParamType.STRING: lambda value: isinstance(value, str),
     ParamType.INTEGER: lambda value: isinstance(value, int) and not isinstance(value, bool),
     ParamType.NUMBER: lambda value: isinstance(value, int | float) and not isinstance(value, bool),

@@ -6,14 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from audittrail.schemas import PatchModel, StrictModel
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from audittrail.schemas import PatchModel, StrictModel
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=KEY_PATTERN)]
-Color = Annotated[
-    str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)
-]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
 EnumValues = Annotated[
     list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
     Field(min_length=1, max_length=500),
@@ -105,7 +104,8 @@ class ApplicationUpdate(PatchModel):
     accent_color: Color | None = None
     allow_unknown_params: bool | None = None
     archived: bool | None = Field(
-        default=None, description="Archive (true) or restore (false); archived ones take no records."
+        default=None,
+        description="Archive (true) or restore (false); archived ones take no records.",
     )
 
 

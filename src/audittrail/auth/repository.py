@@ -30,7 +30,11 @@ async def list_users(session: AsyncSession, *, offset: int, limit: int) -> tuple
 
 
 async def active_session(
-    session: AsyncSession, *, now: datetime, session_id: str | None = None, token_hash: str | None = None
+    session: AsyncSession,
+    *,
+    now: datetime,
+    session_id: str | None = None,
+    token_hash: str | None = None,
 ) -> tuple[AuthSession, User] | None:
     query = (
         select(AuthSession, User)

@@ -131,13 +131,17 @@ async def create_api_key(
     body: ApiKeyCreate, principal: Admin, session: WriteSession, ip: ClientIP
 ) -> ApiKeyCreated:
     api_key, key = await service.create_api_key(session, body, actor=principal.actor, ip=ip)
-    return ApiKeyCreated.model_validate({**ApiKeyResponse.model_validate(api_key).model_dump(), "key": key})
+    return ApiKeyCreated.model_validate(
+        {**ApiKeyResponse.model_validate(api_key).model_dump(), "key": key}
+    )
 
 
 @api_keys_router.get("", response_model=ApiKeyPage)
 async def list_api_keys(_: Admin, session: ReadSession, pages: Pages) -> ApiKeyPage:
     keys, total = await repo.list_api_keys(session, offset=pages.offset, limit=pages.page_size)
-    return ApiKeyPage(api_keys=[ApiKeyResponse.model_validate(k) for k in keys], **pages.meta(total))
+    return ApiKeyPage(
+        api_keys=[ApiKeyResponse.model_validate(k) for k in keys], **pages.meta(total)
+    )
 
 
 @api_keys_router.get("/{key_id}", response_model=ApiKeyResponse)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from audittrail.schemas import PatchModel, StrictModel
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
 
-from audittrail.auth.principal import ROLES
+from audittrail.schemas import PatchModel, StrictModel
 
 Role = Literal["admin", "writer", "reader"]
-assert set(ROLES) == {"admin", "writer", "reader"}
 
 
 class LoginRequest(StrictModel):
@@ -37,7 +35,7 @@ class MeResponse(BaseModel):
 class UserCreate(StrictModel):
     email: EmailStr = Field(max_length=320)
     password: SecretStr = Field(min_length=12, max_length=1024)
-    roles: list[Role] = Field(default_factory=lambda: ["reader"])
+    roles: list[Role] = Field(default=["reader"], min_length=1)
 
     @field_validator("email")
     @classmethod
@@ -64,7 +62,7 @@ class UserResponse(BaseModel):
 
 class ApiKeyCreate(StrictModel):
     name: str = Field(min_length=1, max_length=128, examples=["billing-service"])
-    roles: list[Role] = Field(default_factory=lambda: ["writer"])
+    roles: list[Role] = Field(default=["writer"], min_length=1)
     expires_at: datetime | None = None
 
 

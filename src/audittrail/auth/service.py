@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -192,7 +193,10 @@ async def create_user(
         actor=actor,
         entity_type="user",
         entity_id=user.id,
-        params={"email": {"old": None, "new": user.email}, "roles": {"old": None, "new": user.roles}},
+        params={
+            "email": {"old": None, "new": user.email},
+            "roles": {"old": None, "new": user.roles},
+        },
         category=system.SECURITY,
         ip_address=ip,
     )
@@ -257,7 +261,10 @@ async def create_api_key(
         actor=actor,
         entity_type="api_key",
         entity_id=api_key.id,
-        params={"name": {"old": None, "new": api_key.name}, "roles": {"old": None, "new": api_key.roles}},
+        params={
+            "name": {"old": None, "new": api_key.name},
+            "roles": {"old": None, "new": api_key.roles},
+        },
         category=system.SECURITY,
         ip_address=ip,
     )
@@ -265,7 +272,7 @@ async def create_api_key(
 
 
 async def _insert_api_key(
-    session: AsyncSession, *, name: str, key: str, roles: list[str], created_by: str
+    session: AsyncSession, *, name: str, key: str, roles: Sequence[str], created_by: str
 ) -> ApiKey:
     api_key = ApiKey(
         name=name,

@@ -14,9 +14,13 @@ MAX_DEPTH = 10
 def check(field: str, value: dict[str, Any]) -> None:
     """Raise 422 past MAX_DEPTH levels of nesting, 413 past MAX_JSON_BYTES serialized."""
     if _depth(value) > MAX_DEPTH:
-        problem = FieldProblem(f"body.{field}", "TOO_DEEP", f"nests deeper than {MAX_DEPTH} levels.")
+        problem = FieldProblem(
+            f"body.{field}", "TOO_DEEP", f"nests deeper than {MAX_DEPTH} levels."
+        )
         raise Unprocessable(
-            f"{field} nests deeper than {MAX_DEPTH} levels.", code="JSON_TOO_DEEP", details=[problem]
+            f"{field} nests deeper than {MAX_DEPTH} levels.",
+            code="JSON_TOO_DEEP",
+            details=[problem],
         )
     size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_JSON_BYTES:
@@ -34,7 +38,9 @@ def _depth(value: Any) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        )
         if children is None:
             continue
         deepest = max(deepest, level)

@@ -1,4 +1,4 @@
-"""The record list's filters, sort and keyset cursor, parsed from query strings and turned into SQL."""
+"""The record list's filters, sort and keyset cursor, from query string to SQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import eq, ge, gt, le, lt, ne
 from typing import Any
 
 from sqlalchemy import (
@@ -16,7 +17,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    false,
     func,
     not_,
     or_,
@@ -154,7 +154,9 @@ class Cursor:
             sort_by, sort_dir, value, seq = json.loads(raw)
             cursor = cls(SortField(sort_by), SortDir(sort_dir), value, int(seq))
         except (ValueError, TypeError, binascii.Error):
-            raise invalid("cursor", "is not a cursor this service issued.", "INVALID_CURSOR") from None
+            raise invalid(
+                "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
+            ) from None
         return cursor
 
 
@@ -208,7 +210,9 @@ def _cursor_condition(query: RecordQuery) -> ColumnElement[bool] | None:
         try:
             value = datetime.fromisoformat(str(value))
         except ValueError:
-            raise invalid("cursor", "is not a cursor this service issued.", "INVALID_CURSOR") from None
+            raise invalid(
+                "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
+            ) from None
     position = tuple_(sort_key(query.sort_by), Record.seq)
     boundary = tuple_(value, cursor.seq)
     return position < boundary if query.sort_dir is SortDir.DESC else position > boundary
@@ -224,7 +228,7 @@ def order_by(query: RecordQuery) -> list[ColumnElement[Any]]:
 def conditions(
     query: RecordQuery, dialect: str, types: dict[str, ParamType]
 ) -> list[ColumnElement[bool]]:
-    """Every WHERE condition but the cursor's; `types` are the registered types of filtered params."""
+    """Every WHERE condition but the cursor's; `types`: registered types of the filtered params."""
     where: list[ColumnElement[bool]] = []
     for column, values in (
         (Record.event_type, query.event_types),
@@ -303,7 +307,9 @@ class ParamAccess:
     def __init__(self, dialect: str) -> None:
         self.postgres = dialect == "postgresql"
 
-    def condition(self, param_filter: ParamFilter, registered: ParamType | None) -> ColumnElement[bool]:
+    def condition(
+        self, param_filter: ParamFilter, registered: ParamType | None
+    ) -> ColumnElement[bool]:
         key, operator, value = param_filter.key, param_filter.operator, param_filter.value
         if operator is Operator.EXISTS:
             present = self._json_type(key).is_not(None)
@@ -311,9 +317,13 @@ class ParamAccess:
         param_type = registered or _infer_type(value)
         if operator not in OPERATORS_BY_TYPE[param_type]:
             raise invalid(
-                "param_filters", f"{operator.value!r} does not apply to {param_type.value} param {key}."
+                "param_filters",
+                f"{operator.value!r} does not apply to {param_type.value} param {key}.",
             )
-        values = [self._coerce(key, param_type, item) for item in (value if operator is Operator.IN else [value])]
+        values = [
+            self._coerce(key, param_type, item)
+            for item in (value if operator is Operator.IN else [value])
+        ]
         typed, is_type = self._typed(key, param_type)
         if operator is Operator.IN:
             return and_(is_type, typed.in_(values))
@@ -322,7 +332,9 @@ class ParamAccess:
         return and_(is_type, _compare(typed, operator, values[0]))
 
     def _coerce(self, key: str, param_type: ParamType, value: Any) -> Any:
-        wrong = invalid("param_filters", f"value {value!r} does not fit {param_type.value} param {key}.")
+        wrong = invalid(
+            "param_filters", f"value {value!r} does not fit {param_type.value} param {key}."
+        )
         if param_type in (ParamType.INTEGER, ParamType.NUMBER):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise wrong
@@ -338,7 +350,9 @@ class ParamAccess:
                 moment = datetime.fromisoformat(value)
             except ValueError:
                 raise wrong from None
-            return param_rules.format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+            return param_rules.format_datetime(
+                moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            )
         return value
 
     def _json_type(self, key: str) -> ColumnElement[Any]:
@@ -346,7 +360,9 @@ class ParamAccess:
             return func.jsonb_typeof(func.jsonb_extract_path(Record.params, key))
         return func.json_type(Record.params, _sqlite_path(key))
 
-    def _typed(self, key: str, param_type: ParamType) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    def _typed(
+        self, key: str, param_type: ParamType
+    ) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
         """The value as SQL of the param's type, and the condition that it has that JSON type."""
         json_type = self._json_type(key)
         if param_type in (ParamType.INTEGER, ParamType.NUMBER):
@@ -358,7 +374,9 @@ class ParamAccess:
             return func.json_extract(Record.params, _sqlite_path(key)), is_type
         if param_type is ParamType.BOOLEAN:
             if self.postgres:
-                return func.jsonb_extract_path_text(Record.params, key) == "true", json_type == "boolean"
+                return func.jsonb_extract_path_text(
+                    Record.params, key
+                ) == "true", json_type == "boolean"
             return json_type == "true", json_type.in_(("true", "false"))
         is_type = json_type == ("string" if self.postgres else "text")
         if self.postgres:
@@ -366,21 +384,19 @@ class ParamAccess:
         return func.json_extract(Record.params, _sqlite_path(key)), is_type
 
 
-def _compare(typed: ColumnElement[Any], operator: Operator, value: Any) -> ColumnElement[bool]:
-    match operator:
-        case Operator.EQ:
-            return typed == value
-        case Operator.NE:
-            return typed != value
-        case Operator.GT:
-            return typed > value
-        case Operator.GTE:
-            return typed >= value
-        case Operator.LT:
-            return typed < value
-        case Operator.LTE:
-            return typed <= value
-    return false()
+_COMPARISONS = {
+    Operator.EQ: eq,
+    Operator.NE: ne,
+    Operator.GT: gt,
+    Operator.GTE: ge,
+    Operator.LT: lt,
+    Operator.LTE: le,
+}
+
+
+def _compare(typed: ColumnElement[Any], op: Operator, value: Any) -> ColumnElement[bool]:
+    result: ColumnElement[bool] = _COMPARISONS[op](typed, value)
+    return result
 
 
 def _sqlite_path(key: str) -> str:

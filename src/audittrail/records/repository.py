@@ -29,7 +29,9 @@ async def page(
     """One page of records, the total matching the filters, and whether more follow."""
     dialect = session.get_bind().dialect.name
     where = q.conditions(query, dialect, param_types)
-    total = (await session.execute(select(func.count()).select_from(Record).where(*where))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(Record).where(*where))
+    ).scalar_one()
     statement = (
         select(Record)
         .where(*q.with_cursor(query, where))

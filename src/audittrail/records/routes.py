@@ -14,7 +14,7 @@ from audittrail.deps import ClientIP, ReadSession, WriteSession
 from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service
-from audittrail.records.schemas import RecordCreate, RecordPage, RecordResponse
+from audittrail.records.schemas import RecordCreate, RecordPage, RecordResponse, Severity
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
@@ -36,7 +36,7 @@ def to_response(record: Record, visible_params: set[str] | None = None) -> Recor
         application=ApplicationSummary.model_validate(application) if application else None,
         entity_type=record.entity_type,
         entity_id=record.entity_id,
-        severity=record.severity,  # type: ignore[arg-type]
+        severity=Severity(record.severity),
         params=params,
         metadata=record.metadata_,
         ip_address=record.ip_address,

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from audittrail.applications.schemas import KEY_PATTERN, ApplicationSummary
 from audittrail.pagination import PageMeta
@@ -23,7 +23,7 @@ class Severity(StrEnum):
 
 SEVERITY_RANK = {severity.value: rank for rank, severity in enumerate(reversed(Severity))}
 
-EXAMPLE_RECORD = {
+EXAMPLE_RECORD: dict[str, Any] = {
     "event_type": "invoice.refunded",
     "summary": "Refunded invoice INV-1042 to the customer",
     "category": "billing",
@@ -39,7 +39,7 @@ EXAMPLE_RECORD = {
 class RecordCreate(StrictModel):
     """Create Manual Audit Record."""
 
-    model_config = {"json_schema_extra": {"examples": [EXAMPLE_RECORD]}}
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_RECORD]})
 
     event_type: str = Field(min_length=1, max_length=128)
     summary: str = Field(min_length=1, max_length=1024)

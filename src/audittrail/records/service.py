@@ -76,7 +76,9 @@ async def resolve_application(
             raise _unknown("application_key", application_key)
     if by_id is not None and by_key is not None and by_id.id != by_key.id:
         problem = FieldProblem(
-            "body.application_key", "APPLICATION_MISMATCH", "names another application than application_id."
+            "body.application_key",
+            "APPLICATION_MISMATCH",
+            "names another application than application_id.",
         )
         raise Unprocessable(
             "application_id and application_key name different applications.",

@@ -1,4 +1,4 @@
-"""System records: what the service writes about changes made through it, in the same transaction."""
+"""System records: what the service writes about changes made through it, in their transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alembic environment: async engine, batch mode for SQLite, one migrator at a time on PostgreSQL."""
+"""Alembic environment: async engine, batch mode for SQLite, one migrator at a time on PG."""
 
 import asyncio
 
