@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from audittrail.applications.routes import router as applications_router
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
+from audittrail.body_limit import BodySizeLimit
 from audittrail.config import Settings
 from audittrail.db import migrate
 from audittrail.db.engine import Database
 from audittrail.handlers import install as install_error_handlers
 from audittrail.records.routes import router as records_router
+from audittrail.schemas import ERROR_RESPONSES
 
 DESCRIPTION = """
 A verifiable audit trail. Applications post records ("who did what, to which entity,
@@ -57,8 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for router in (auth_router, users_router, api_keys_router, applications_router, records_router):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app
 
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     access_token_lifetime_seconds: int = Field(default=3600, ge=60)
     session_lifetime_seconds: int = Field(default=8 * 3600, ge=60)
 
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")

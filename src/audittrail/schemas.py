@@ -1,10 +1,10 @@
-"""Base models for request bodies shared by every domain."""
+"""Base models shared by every domain: request bodies and the error envelope."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class StrictModel(BaseModel):
@@ -27,3 +27,35 @@ class PatchModel(StrictModel):
 
     def changes(self) -> dict[str, object]:
         return self.model_dump(exclude_unset=True)
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable, UPPER_SNAKE: what clients branch on.")
+    message: str = Field(description="For people; may change.")
+    details: list[ErrorDetail] | None = Field(
+        default=None, description="Each field problem, where there are any."
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in (
+        (400, "Malformed request."),
+        (401, "Missing, invalid or expired credentials."),
+        (403, "The credential lacks the role for this."),
+        (404, "No such resource."),
+        (409, "Conflicts with the current state."),
+        (413, "Request or field too large."),
+        (422, "A field or parameter does not fit."),
+    )
+}

@@ -50,11 +50,8 @@ def to_response(record: Record, visible_params: set[str] | None = None) -> Recor
     summary="Create Manual Audit Record",
     description="Appends a record to the log. The actor is the authenticated principal and the "
     "IP address the client's; params are checked against the application's definitions. "
-    "A 201 means the record is committed.",
-    responses={
-        413: {"description": "params or metadata over 64 KiB serialized."},
-        422: {"description": "A field, the application or a param does not fit."},
-    },
+    "A 201 means the record is committed. params and metadata are JSON objects of at most "
+    "64 KiB serialized (413 past that) and 10 levels of nesting (422).",
 )
 async def create_record(
     principal: Writer,
