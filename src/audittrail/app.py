@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,9 @@ from audittrail.config import Settings
 from audittrail.db import migrate
 from audittrail.db.engine import Database
 from audittrail.handlers import install as install_error_handlers
+from audittrail.integrity import checkpointer
+from audittrail.integrity.routes import router as log_router
+from audittrail.integrity.signer import LogSigner
 from audittrail.records.routes import router as records_router
 from audittrail.schemas import ERROR_RESPONSES
 
@@ -41,14 +45,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         database = Database.connect(settings.database_url)
+        signer = LogSigner.load(settings.log_origin, settings.log_key_file)
         app.state.database = database
+        app.state.signer = signer
         async with database.write_session() as session:
             bootstrapped = await auth_service.bootstrap(session, settings)
         if bootstrapped is not None:
             _announce(bootstrapped)
+        checkpoints = asyncio.create_task(
+            checkpointer.run(database, signer, settings.checkpoint_interval)
+        )
         try:
             yield
         finally:
+            checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoints
+            await checkpointer.checkpoint_head(database, signer)  # cover the last records
             await database.dispose()
 
     app = FastAPI(
@@ -60,7 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for router in (auth_router, users_router, api_keys_router, applications_router, records_router):
+    for router in (
+        auth_router,
+        users_router,
+        api_keys_router,
+        applications_router,
+        records_router,
+        log_router,
+    ):
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
 

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     access_token_lifetime_seconds: int = Field(default=3600, ge=60)
     session_lifetime_seconds: int = Field(default=8 * 3600, ge=60)
 
+    log_origin: str = Field(
+        default="localhost/audittrail",
+        description="The log's stable name in checkpoints: a host name and path, no scheme.",
+    )
+    log_key_file: Path = Path("./audittrail-log.key")
+    checkpoint_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between checkpoints."
+    )
+
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -11,8 +11,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     func,
     select,
@@ -159,16 +162,26 @@ class LogHead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     last_created_at: Mapped[datetime | None]
 
 
-__all__ = [
-    "ApiKey",
-    "Application",
-    "AuthSession",
-    "Base",
-    "LogHead",
-    "ParamDefinition",
-    "Record",
-    "User",
-]
+class TreeNode(Base):
+    """A perfect subtree of the log's Merkle tree; level 0 holds the leaf hashes. Append-only."""
+
+    __tablename__ = "tree_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class SignedCheckpoint(Base):
+    """A signed note "the log had tree_size records and this root". Every one is kept."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text)

@@ -62,6 +62,13 @@ class Frontier:
     def root(self) -> bytes:
         return _fold([digest for _, digest in self._edge])
 
+    def copy(self) -> "Frontier":
+        """An independent frontier to append to, leaving this one as it is."""
+        clone = Frontier()
+        clone._size = self._size
+        clone._edge = list(self._edge)
+        return clone
+
     @staticmethod
     def nodes_needed(size: int) -> list[Node]:
         """The perfect nodes that make up a tree of this size (one per set bit of it)."""

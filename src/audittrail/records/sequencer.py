@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audittrail import clock
 from audittrail.db.models import Application, LogHead, Record
 from audittrail.ids import new_id
+from audittrail.integrity import store as tree_store
 
 LOG_HEAD_ID = 1
 
@@ -41,36 +42,44 @@ class NewRecord:
     ip_address: str | None = None
 
 
-async def lock(session: AsyncSession) -> tuple[int, datetime | None]:
-    """Take the log's write lock for the rest of the transaction; the head's size and last time."""
+@dataclass(frozen=True)
+class Head:
+    size: int
+    root_hash: bytes
+    last_created_at: datetime | None
+
+
+async def lock(session: AsyncSession) -> Head:
+    """Take the log's write lock for the rest of the transaction; the head as it stands."""
     head = (
         await session.execute(
-            select(LogHead.size, LogHead.last_created_at)
+            select(LogHead.size, LogHead.root_hash, LogHead.last_created_at)
             .where(LogHead.id == LOG_HEAD_ID)
             .with_for_update()
         )
     ).one()
-    return head.size, head.last_created_at
+    return Head(head.size, head.root_hash, head.last_created_at)
 
 
 async def append(session: AsyncSession, new_records: Sequence[NewRecord]) -> list[Record]:
-    """Sequence and insert the records in the session's transaction; the caller commits."""
-    size, last_created_at = await lock(session)
+    """Sequence the records, insert them and extend the tree, in the caller's transaction."""
+    head = await lock(session)
     # created_at never runs backwards along the log, so ordering by time agrees with seq.
     created_at = clock.now()
-    if last_created_at is not None and created_at < last_created_at:
-        created_at = last_created_at
+    if head.last_created_at is not None and created_at < head.last_created_at:
+        created_at = head.last_created_at
     records = [
-        _to_row(new, seq=size + offset, created_at=created_at)
+        _to_row(new, seq=head.size + offset, created_at=created_at)
         for offset, new in enumerate(new_records)
     ]
     session.add_all(records)
+    await session.flush()
+    root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
     await session.execute(
         update(LogHead)
         .where(LogHead.id == LOG_HEAD_ID)
-        .values(size=size + len(records), last_created_at=created_at)
+        .values(size=head.size + len(records), root_hash=root_hash, last_created_at=created_at)
     )
-    await session.flush()
     return records
 
 

@@ -5,9 +5,8 @@ import asyncio
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from audittrail.db.engine import async_url
+from audittrail.db.engine import Database
 from audittrail.db.models import Base
 
 # Any constant works: it only has to be the same in every process that migrates.
@@ -28,12 +27,14 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(async_url(context.config.attributes["database_url"]))
+    # The service's own writer engine: on SQLite it issues BEGIN itself, so DDL is transactional
+    # and a failed migration leaves nothing half-done.
+    database = Database.connect(context.config.attributes["database_url"])
     try:
-        async with engine.begin() as connection:
+        async with database.writer.begin() as connection:
             await connection.run_sync(_run)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 asyncio.run(_run_async())

@@ -1,0 +1,71 @@
+"""Queries for the log: its head, checkpoints, and records by sequence number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail.db.models import LogHead, Record, SignedCheckpoint, TreeNode
+from audittrail.records.sequencer import LOG_HEAD_ID, Head
+
+
+async def head(session: AsyncSession) -> Head:
+    row = (
+        await session.execute(
+            select(LogHead.size, LogHead.root_hash, LogHead.last_created_at).where(
+                LogHead.id == LOG_HEAD_ID
+            )
+        )
+    ).one()
+    return Head(row.size, row.root_hash, row.last_created_at)
+
+
+async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
+    result = await session.execute(
+        select(SignedCheckpoint).order_by(SignedCheckpoint.tree_size.desc()).limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def checkpoint_at(session: AsyncSession, tree_size: int) -> SignedCheckpoint | None:
+    return await session.get(SignedCheckpoint, tree_size)
+
+
+async def checkpoints_page(
+    session: AsyncSession, *, offset: int, limit: int, ascending: bool = False
+) -> tuple[list[SignedCheckpoint], int]:
+    total = (await session.execute(select(func.count(SignedCheckpoint.tree_size)))).scalar_one()
+    order = SignedCheckpoint.tree_size.asc() if ascending else SignedCheckpoint.tree_size.desc()
+    rows = await session.execute(
+        select(SignedCheckpoint).order_by(order).offset(offset).limit(limit)
+    )
+    return list(rows.scalars()), total
+
+
+def _leaf_columns() -> list[Any]:
+    columns = [column for column in Record.__table__.c if column.name != "metadata"]
+    return [*columns, Record.__table__.c.metadata.label("metadata_")]
+
+
+async def record_rows(session: AsyncSession, start: int, end: int) -> Sequence[Row[Any]]:
+    """Records with start <= seq < end in seq order, as Core rows (fast to turn into leaves)."""
+    result = await session.execute(
+        select(*_leaf_columns()).where(Record.seq >= start, Record.seq < end).order_by(Record.seq)
+    )
+    return result.all()
+
+
+async def record_count(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count(Record.id)))).scalar_one()
+
+
+async def leaf_hashes(session: AsyncSession, start: int, end: int) -> dict[int, bytes]:
+    rows = await session.execute(
+        select(TreeNode.node_index, TreeNode.hash).where(
+            TreeNode.level == 0, TreeNode.node_index >= start, TreeNode.node_index < end
+        )
+    )
+    return {index: digest for index, digest in rows}

@@ -1,0 +1,146 @@
+"""The log's read side: checkpoints, inclusion and consistency proofs, tiles, entry ranges."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail.db.models import SignedCheckpoint
+from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
+from audittrail.integrity import repository as repo
+from audittrail.integrity import store, tree
+from audittrail.integrity.entries import entry_line
+from audittrail.integrity.schemas import ConsistencyProofResponse, InclusionProofResponse
+from audittrail.records import repository as records_repo
+
+MAX_BUNDLE_ENTRY_BYTES = 0xFFFF
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _invalid(parameter: str, message: str) -> Unprocessable:
+    problem = FieldProblem(f"query.{parameter}", "OUT_OF_RANGE", message)
+    return Unprocessable(f"Invalid query parameter {parameter}: {message}", details=[problem])
+
+
+async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint:
+    found = await repo.latest_checkpoint(session)
+    if found is None:
+        raise NotFound("No checkpoint has been signed yet.", code="NO_CHECKPOINT")
+    return found
+
+
+async def inclusion_proof(
+    session: AsyncSession, record_id: str, tree_size: int | None, *, retry_after: int
+) -> InclusionProofResponse:
+    record = await records_repo.by_id(session, record_id)
+    if record is None:
+        raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
+    checkpoint: SignedCheckpoint | None
+    if tree_size is None:
+        checkpoint = await repo.latest_checkpoint(session)
+        if checkpoint is None or checkpoint.tree_size <= record.seq:
+            raise Conflict(
+                "No checkpoint covers this record yet; ask again shortly.",
+                code="NOT_YET_CHECKPOINTED",
+                headers={"Retry-After": str(retry_after)},
+            )
+        tree_size = checkpoint.tree_size
+    else:
+        head = await repo.head(session)
+        if not record.seq < tree_size <= head.size:
+            raise _invalid(
+                "tree_size",
+                f"must be above the record's index {record.seq} and at most {head.size}.",
+            )
+        checkpoint = await repo.checkpoint_at(session, tree_size)
+    index = record.seq
+    wanted = [(0, index), *tree.inclusion_proof_nodes(index, tree_size)]
+    nodes = await store.nodes(session, [*wanted, *tree.Frontier.nodes_needed(tree_size)])
+    return InclusionProofResponse(
+        record_id=record.id,
+        leaf_index=index,
+        leaf_hash=b64(nodes[(0, index)]),
+        tree_size=tree_size,
+        root_hash=b64(tree.tree_root(tree_size, nodes)),
+        inclusion_path=[b64(h) for h in tree.inclusion_proof(index, tree_size, nodes)],
+        checkpoint=checkpoint.note if checkpoint else None,
+    )
+
+
+async def consistency_proof(
+    session: AsyncSession, first: int, second: int
+) -> ConsistencyProofResponse:
+    head = await repo.head(session)
+    if not 1 <= first <= second:
+        raise _invalid("first", f"must be at least 1 and at most second ({second}).")
+    if second > head.size:
+        raise _invalid("second", f"must be at most the log's size ({head.size}).")
+    nodes = await store.nodes(
+        session,
+        [
+            *tree.consistency_proof_nodes(first, second),
+            *tree.Frontier.nodes_needed(first),
+            *tree.Frontier.nodes_needed(second),
+        ],
+    )
+    return ConsistencyProofResponse(
+        first=first,
+        second=second,
+        first_root=b64(tree.tree_root(first, nodes)),
+        second_root=b64(tree.tree_root(second, nodes)),
+        proof=[b64(h) for h in tree.consistency_proof(first, second, nodes)],
+    )
+
+
+@dataclass(frozen=True)
+class EntryRange:
+    start: int
+    end: int
+
+
+async def entry_range(session: AsyncSession, start: int, end: int | None) -> EntryRange:
+    head = await repo.head(session)
+    end = head.size if end is None else end
+    if not 0 <= start <= end:
+        raise _invalid("start", f"must be between 0 and end ({end}).")
+    if end > head.size:
+        raise _invalid("end", f"must be at most the log's size ({head.size}).")
+    return EntryRange(start, end)
+
+
+async def entry_lines(session: AsyncSession, start: int, end: int) -> list[bytes]:
+    return [entry_line(row) for row in await repo.record_rows(session, start, end)]
+
+
+async def hash_tile(session: AsyncSession, address: tree.TileAddress) -> bytes:
+    assert address.level is not None
+    wanted = tree.tile_nodes(address.level, address.index, address.width)
+    nodes = await store.nodes(session, wanted)
+    if len(nodes) < len(wanted):
+        raise NotFound("The log has not grown to this tile yet.", code="TILE_NOT_FOUND")
+    return b"".join(nodes[node] for node in wanted)
+
+
+async def entry_bundle(session: AsyncSession, address: tree.TileAddress) -> bytes:
+    """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length and its bytes."""
+    width = address.width or tree.TILE_WIDTH
+    start = address.index * tree.TILE_WIDTH
+    head = await repo.head(session)
+    if start + width > head.size:
+        raise NotFound("The log has not grown to this tile yet.", code="TILE_NOT_FOUND")
+    bundle = bytearray()
+    for line in await entry_lines(session, start, start + width):
+        entry = line[:-1]
+        if len(entry) > MAX_BUNDLE_ENTRY_BYTES:
+            raise Conflict(
+                "An entry of this bundle is over 65535 bytes, which the tile format cannot hold; "
+                "read it from /api/audit-trail/log/entries instead.",
+                code="ENTRY_TOO_LARGE_FOR_BUNDLE",
+            )
+        bundle += len(entry).to_bytes(2, "big") + entry
+    return bytes(bundle)
