@@ -1,14 +1,23 @@
-"""The command line: serve and migrate."""
+"""The command line: serve, migrate, verify."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from audittrail.config import Settings
 from audittrail.db import migrate as migrations
+from audittrail.integrity import sources
+from audittrail.integrity.audit import LogAudit
+from audittrail.integrity.signer import LogSigner
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
 
@@ -37,3 +46,85 @@ def migrate() -> None:
     settings = Settings()
     migrations.upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+@app.command()
+def verify(
+    database: Annotated[
+        str | None, typer.Option(help="Verify this database (default: AUDITTRAIL_DATABASE_URL).")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Verify a running server at this URL.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="AUDITTRAIL_API_KEY", help="A reader's API key, with --url."),
+    ] = None,
+    entries: Annotated[
+        Path | None, typer.Option(help="Verify offline: an NDJSON file from /log/entries.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="With --entries: a signed checkpoint file.")
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="The published verifier key (from /log/key). Required offline."),
+    ] = None,
+) -> None:
+    """Recompute the log and check it against its signed checkpoints; exit 1 on any problem."""
+    verifier_key = key.read_text().strip() if key else None
+    with _progress_bar() as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def progress(records: int) -> None:
+            bar.advance(task, records)
+
+        if entries is not None:
+            if checkpoint is None or verifier_key is None:
+                raise typer.BadParameter("--entries needs --checkpoint and --key")
+            audit = sources.audit_files(entries, checkpoint, verifier_key, progress)
+        elif url is not None:
+            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+                if verifier_key is None:
+                    typer.echo("warning: trusting the server's own key; pass --key", err=True)
+                    verifier_key = client.get("/api/audit-trail/log/key").text.strip()
+                audit = sources.audit_server(client, verifier_key, progress)
+        else:
+            settings = Settings()
+            if verifier_key is None:
+                verifier_key = LogSigner.load(
+                    settings.log_origin, settings.log_key_file
+                ).verifier_key
+            audit = asyncio.run(
+                sources.audit_database(database or settings.database_url, verifier_key, progress)
+            )
+    _report(audit)
+
+
+def _progress_bar() -> Progress:
+    """Records verified so far and their rate, on a terminal only."""
+    return Progress(
+        TextColumn("{task.description}"),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+
+
+def _report(audit: LogAudit) -> None:
+    first = audit.first_problem()
+    if first is None:
+        latest = audit.checkpoints[-1].size if audit.checkpoints else 0
+        typer.echo(
+            f"OK: {audit.size} records, {len(audit.checkpoints)} signed checkpoints "
+            f"(latest covers {latest}) verified"
+        )
+        return
+    where = f"seq {first.seq}" if first.seq is not None else "the log"
+    typer.echo(f"FAILED at {where}: {first.kind.value}: {first.message}", err=True)
+    for problem in audit.problems:
+        if problem is not first:
+            typer.echo(f"  also {problem}", err=True)
+    raise typer.Exit(1)

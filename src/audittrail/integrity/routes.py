@@ -23,6 +23,7 @@ from audittrail.integrity.schemas import (
     CheckpointPage,
     CheckpointResponse,
     ConsistencyProofResponse,
+    HeadResponse,
     InclusionProofResponse,
 )
 from audittrail.integrity.signer import LogSigner
@@ -45,6 +46,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 async def latest_checkpoint(session: ReadSession) -> PlainTextResponse:
     checkpoint = await service.latest_checkpoint(session)
     return PlainTextResponse(checkpoint.note, media_type=NOTE_MEDIA_TYPE)
+
+
+@router.get("/log/head", response_model=HeadResponse, summary="The log's current size and root")
+async def log_head(session: ReadSession) -> HeadResponse:
+    head = await repo.head(session)
+    return HeadResponse(tree_size=head.size, root_hash=service.b64(head.root_hash))
 
 
 @router.get("/log/checkpoints", response_model=CheckpointPage, summary="Every checkpoint")

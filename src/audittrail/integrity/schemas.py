@@ -38,3 +38,8 @@ class ConsistencyProofResponse(BaseModel):
     first_root: str
     second_root: str
     proof: list[str] = Field(description="RFC 9162 section 2.1.4.")
+
+
+class HeadResponse(BaseModel):
+    tree_size: int
+    root_hash: str = Field(description="Unsigned: the signed form is the latest checkpoint.")

@@ -1,0 +1,192 @@
+"""Recomputes a log from its entries, in order, and names the first place it stops fitting.
+
+Sources (the database, a running server, an exported file) feed entries one by one with, where
+they have one, the stored leaf hash of each; checkpoints are verified against the published key
+before they are handed in. Nothing here trusts the stored tree: every root is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+from audittrail.integrity import canonical
+from audittrail.integrity.hashing import leaf_hash
+from audittrail.integrity.tree import Frontier
+from audittrail.integrity.verify import (
+    Checkpoint,
+    VerificationError,
+    verify_checkpoint,
+    verify_consistency,
+)
+
+
+class Kind(StrEnum):
+    CHANGED = "changed content"
+    MISSING = "missing record"
+    EXTRA = "extra record"
+    REORDERED = "reordered records"
+    ROOT_MISMATCH = "root mismatch"
+    BAD_SIGNATURE = "bad signature"
+    INCONSISTENT = "inconsistent checkpoints"
+
+
+EXACT = {Kind.CHANGED, Kind.MISSING, Kind.EXTRA, Kind.REORDERED}
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: Kind
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "log"
+        return f"{where}: {self.kind.value}: {self.message}"
+
+
+def verified_checkpoints(
+    notes: Iterable[str], verifier_key: str
+) -> tuple[list[Checkpoint], list[Problem]]:
+    """The checkpoints whose signature holds, by size; a problem for each one that does not."""
+    checkpoints: list[Checkpoint] = []
+    problems: list[Problem] = []
+    for note in notes:
+        try:
+            checkpoints.append(verify_checkpoint(note, verifier_key))
+        except VerificationError as error:
+            lines = note.split("\n")
+            claimed = lines[1] if len(lines) > 1 else "?"
+            problems.append(
+                Problem(Kind.BAD_SIGNATURE, None, f"checkpoint of size {claimed}: {error}")
+            )
+    return sorted(checkpoints, key=lambda checkpoint: checkpoint.size), problems
+
+
+@dataclass
+class LogAudit:
+    """Feed entries in log order with `add`, then call `finish`; read `problems`."""
+
+    checkpoints: list[Checkpoint]
+    problems: list[Problem] = field(default_factory=list)
+    _frontier: Frontier = field(default_factory=Frontier)
+    _roots: dict[int, bytes] = field(init=False)
+    _last_good_size: int = 0
+    _root_failed: bool = False
+    _stopped: bool = False
+
+    def __post_init__(self) -> None:
+        self._roots = {checkpoint.size: checkpoint.root_hash for checkpoint in self.checkpoints}
+
+    def consistency_pairs(self) -> list[tuple[Checkpoint, Checkpoint]]:
+        """Each checkpoint with the next larger one (size 0 has no consistency proof)."""
+        sized = [checkpoint for checkpoint in self.checkpoints if checkpoint.size > 0]
+        return [(a, b) for a, b in pairwise(sized) if a.size < b.size]
+
+    def check_consistency(self, older: Checkpoint, newer: Checkpoint, proof: list[bytes]) -> None:
+        try:
+            verify_consistency(older.size, newer.size, proof, older.root_hash, newer.root_hash)
+        except VerificationError as error:
+            self.inconsistent(older.size, newer.size, str(error))
+
+    @property
+    def size(self) -> int:
+        return self._frontier.size
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, entry: Mapping[str, Any], stored_leaf_hash: bytes | None = None) -> bool:
+        """Check one entry; False once the log's order is broken and nothing more can be said."""
+        if self._stopped:
+            return False
+        if not self._in_order(entry.get("seq")):
+            self._stopped = True
+            return False
+        seq = self.size
+        try:
+            leaf = leaf_hash(canonical.record_leaf_bytes(entry))
+        except ValueError as error:
+            self._report(Kind.CHANGED, seq, f"the entry cannot be encoded: {error}")
+            self._stopped = True
+            return False
+        if stored_leaf_hash is not None and stored_leaf_hash != leaf:
+            self._report(Kind.CHANGED, seq, "the record no longer hashes to its stored leaf hash")
+        self._frontier.append([leaf])
+        self._check_checkpoint_root()
+        return True
+
+    def add_all(self, entries: Iterable[tuple[Mapping[str, Any], bytes | None]]) -> None:
+        for entry, stored in entries:
+            if not self.add(entry, stored):
+                return
+
+    def _in_order(self, seq: Any) -> bool:
+        expected = self.size
+        if seq == expected and isinstance(seq, int) and not isinstance(seq, bool):
+            return True
+        if isinstance(seq, int) and seq > expected:
+            self._report(Kind.MISSING, expected, f"the next entry after it is seq {seq}")
+        elif isinstance(seq, int):
+            self._report(Kind.REORDERED, expected, f"found seq {seq} where seq {expected} belongs")
+        else:
+            self._report(Kind.CHANGED, expected, f"the entry's seq is {seq!r}, not a number")
+        return False
+
+    def _check_checkpoint_root(self) -> None:
+        size = self.size
+        root = self._roots.get(size)
+        if root is None or self._root_failed:
+            return
+        if self._frontier.root() == root:
+            self._last_good_size = size
+            return
+        self._root_failed = True
+        self._report(
+            Kind.ROOT_MISMATCH,
+            self._last_good_size,
+            f"the signed checkpoint of size {size} does not match the records; the first bad "
+            f"record is at seq {self._last_good_size} or later (the checkpoint of size "
+            f"{self._last_good_size} still matches)",
+        )
+
+    def inconsistent(self, first: int, second: int, message: str) -> None:
+        self._report(
+            Kind.INCONSISTENT, first, f"checkpoints of size {first} and {second}: {message}"
+        )
+
+    def finish(self, expected_size: int | None = None) -> None:
+        """After the last entry: every checkpoint reached, and as many entries as the log says."""
+        if self._stopped:
+            return
+        beyond = [size for size in self._roots if size > self.size]
+        if beyond:
+            self._report(
+                Kind.MISSING,
+                self.size,
+                f"a signed checkpoint covers {max(beyond)} records; only {self.size} were found",
+            )
+        if expected_size is not None and self.size < expected_size and not beyond:
+            self._report(
+                Kind.MISSING, self.size, f"the log holds {expected_size}; {self.size} were found"
+            )
+        if expected_size is not None and self.size > expected_size:
+            self._report(
+                Kind.EXTRA,
+                expected_size,
+                f"the log holds {expected_size} records; {self.size} were found",
+            )
+
+    def first_problem(self) -> Problem | None:
+        """The lowest seq known to be bad; a root mismatch only bounds it, so it comes last."""
+        exact = [p for p in self.problems if p.seq is not None and p.kind in EXACT]
+        if exact:
+            return min(exact, key=lambda problem: problem.seq or 0)
+        return self.problems[0] if self.problems else None
+
+    def _report(self, kind: Kind, seq: int | None, message: str) -> None:
+        self.problems.append(Problem(kind, seq, message))

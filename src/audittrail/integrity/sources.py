@@ -1,0 +1,162 @@
+"""Where `audittrail verify` reads a log from: the database, a running server, or exported files.
+
+Each source verifies the signed checkpoints against the verifier key, feeds the entries in
+seq order (with the stored leaf hashes where it has them) to a LogAudit, and checks each
+checkpoint's consistency with the next through the proofs the log itself would serve.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from audittrail.db.engine import Database
+from audittrail.integrity import entries, store, tree
+from audittrail.integrity import repository as repo
+from audittrail.integrity.audit import LogAudit, verified_checkpoints
+
+CHUNK = 5000
+Progress = Callable[[int], None]
+
+
+async def audit_database(database_url: str, verifier_key: str, progress: Progress) -> LogAudit:
+    database = Database.connect(database_url)
+    try:
+        async with database.read_session() as session:
+            notes, _ = await repo.checkpoints_page(session, offset=0, limit=2**62, ascending=True)
+            head = await repo.head(session)
+            count = await repo.record_count(session)
+        checkpoints, bad = verified_checkpoints([n.note for n in notes], verifier_key)
+        audit = LogAudit(checkpoints, bad)
+        for start in range(0, max(count, head.size), CHUNK):
+            async with database.read_session() as session:
+                rows = await repo.record_rows(session, start, start + CHUNK)
+                stored = await repo.leaf_hashes(session, start, start + CHUNK)
+            audit.add_all((entries.leaf_fields(row), stored.get(row.seq)) for row in rows)
+            progress(len(rows))
+        audit.finish(head.size)
+        for older, newer in audit.consistency_pairs():
+            async with database.read_session() as session:
+                nodes = await store.nodes(
+                    session, tree.consistency_proof_nodes(older.size, newer.size)
+                )
+            try:
+                proof = tree.consistency_proof(older.size, newer.size, nodes)
+            except tree.MissingNodeError as error:
+                audit.inconsistent(older.size, newer.size, f"the stored tree lacks a node: {error}")
+                continue
+            audit.check_consistency(older, newer, proof)
+        return audit
+    finally:
+        await database.dispose()
+
+
+def audit_files(
+    entries_file: Path, checkpoint_file: Path, verifier_key: str, progress: Progress
+) -> LogAudit:
+    checkpoints, bad = verified_checkpoints([checkpoint_file.read_text()], verifier_key)
+    audit = LogAudit(checkpoints, bad)
+    with entries_file.open("rb") as lines:
+        audit.add_all((entry, None) for entry in _counted(_ndjson(lines), progress))
+    audit.finish()
+    return audit
+
+
+def _ndjson(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"line {number} is not JSON: {error}") from None
+        if not isinstance(entry, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        yield entry
+
+
+def _counted(items: Iterator[dict[str, Any]], progress: Progress) -> Iterator[dict[str, Any]]:
+    for count, item in enumerate(items, start=1):
+        yield item
+        if count % CHUNK == 0:
+            progress(CHUNK)
+
+
+def audit_server(client: httpx.Client, verifier_key: str, progress: Progress) -> LogAudit:
+    """Through the public read API: checkpoints, entries, level-0 hash tiles, consistency proofs."""
+    notes = [checkpoint["note"] for checkpoint in _all_checkpoints(client)]
+    checkpoints, bad = verified_checkpoints(notes, verifier_key)
+    audit = LogAudit(checkpoints, bad)
+    stored_leaves = _LeafTiles(client)
+    with client.stream(
+        "GET", "/api/audit-trail/log/entries", params={"end": stored_leaves.size}
+    ) as response:
+        response.raise_for_status()
+        lines = (line.encode() for line in response.iter_lines())
+        audit.add_all(
+            (entry, stored_leaves.get(entry.get("seq")))
+            for entry in _counted(_ndjson(lines), progress)
+        )
+    audit.finish(stored_leaves.size)
+    for older, newer in audit.consistency_pairs():
+        answer = client.get(
+            "/api/audit-trail/log/consistency", params={"first": older.size, "second": newer.size}
+        )
+        answer.raise_for_status()
+        proof = [base64.b64decode(element) for element in answer.json()["proof"]]
+        audit.check_consistency(older, newer, proof)
+    return audit
+
+
+def _all_checkpoints(client: httpx.Client) -> Iterator[dict[str, Any]]:
+    page = 1
+    while True:
+        response = client.get(
+            "/api/audit-trail/log/checkpoints", params={"page": page, "page_size": 200}
+        )
+        response.raise_for_status()
+        body = response.json()
+        yield from body["checkpoints"]
+        if page >= body["total_pages"]:
+            return
+        page += 1
+
+
+class _LeafTiles:
+    """Stored leaf hashes, read 256 at a time from the level-0 hash tiles."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.size = _head_size(client)
+        self._tile_index = -1
+        self._hashes: list[bytes] = []
+
+    def get(self, seq: Any) -> bytes | None:
+        if not isinstance(seq, int) or not 0 <= seq < self.size:
+            return None
+        index, offset = divmod(seq, tree.TILE_WIDTH)
+        if index != self._tile_index:
+            self._load(index)
+        return self._hashes[offset] if offset < len(self._hashes) else None
+
+    def _load(self, index: int) -> None:
+        width = min(tree.TILE_WIDTH, self.size - index * tree.TILE_WIDTH)
+        path = tree.tile_path(0, index, None if width == tree.TILE_WIDTH else width)
+        response = self.client.get(f"/api/audit-trail/log/tlog/{path}")
+        response.raise_for_status()
+        tile = response.content
+        self._hashes = [tile[i : i + 32] for i in range(0, len(tile), 32)]
+        self._tile_index = index
+
+
+def _head_size(client: httpx.Client) -> int:
+    """The log's size now: the entries endpoint's range ends there."""
+    response = client.get("/api/audit-trail/log/head")
+    response.raise_for_status()
+    size: int = response.json()["tree_size"]
+    return size
