@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from audittrail.applications.routes import router as applications_router
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
-from audittrail.body_limit import BodySizeLimit
 from audittrail.config import Settings
 from audittrail.db import migrate
 from audittrail.db.engine import Database
+from audittrail.guards import BodySizeLimit, NoNulInUrl
 from audittrail.handlers import install as install_error_handlers
 from audittrail.integrity import checkpointer
 from audittrail.integrity.routes import router as log_router
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(NoNulInUrl)
     for router in (
         auth_router,
         users_router,

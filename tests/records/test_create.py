@@ -373,3 +373,87 @@ async def test_nesting_deeper_than_10_is_422(client: httpx.AsyncClient) -> None:
             }
         }
     assert await record_total(client) == stored
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "field", "message"),
+    [
+        (
+            '{"event_type": "x", "summary": "nul \\u0000 here"}',
+            "body.summary",
+            "contains a NUL character.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"s": "half \\ud800 pair"}}',
+            "body.params.s",
+            "contains a lone surrogate, which is not Unicode text.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"n": 1e400}}',
+            "body.params.n",
+            "is not a finite number.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "metadata": {"a": [1, NaN]}}',
+            "body.metadata.a[1]",
+            "is not a finite number.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"id": 9007199254740992}}',
+            "body.params.id",
+            "is an integer beyond ±9007199254740991; send it as a string.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "metadata": {"k\\u0000": 1}}',
+            "body.metadata",
+            "has a key that contains a NUL character.",
+        ),
+    ],
+)
+async def test_values_the_log_cannot_hash_are_422(
+    client: httpx.AsyncClient, raw_body: str, field: str, message: str
+) -> None:
+    stored = await record_total(client)
+    response = await client.post(
+        RECORDS, content=raw_body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "UNSUPPORTED_VALUE",
+            "message": f"{field} {message}",
+            "details": [{"field": field, "code": "UNSUPPORTED_VALUE", "message": message}],
+        }
+    }
+    assert await record_total(client) == stored
+
+
+async def test_largest_exact_integer_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(RECORDS, json=base_body(params={"id": 2**53 - 1}))
+    assert response.status_code == 201
+    assert response.json()["params"] == {"id": 2**53 - 1}
+
+
+async def test_nul_in_the_url_is_400(client: httpx.AsyncClient) -> None:
+    for url in (f"{RECORDS}/abc%00def", f"{RECORDS}?search=a%00b"):
+        response = await client.get(url)
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {"code": "INVALID_CHARACTER", "message": "The URL contains a NUL character."}
+        }
+
+
+async def test_body_over_the_request_limit_is_413(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    huge = b'{"event_type": "x", "summary": "' + b"a" * (16 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        RECORDS, content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "PAYLOAD_TOO_LARGE",
+            "message": f"The request body is over {16 * 1024 * 1024} bytes.",
+        }
+    }
+    assert await record_total(client) == stored

@@ -1,19 +1,52 @@
-"""Size and depth limits on the free-form JSON of a record (params and metadata)."""
+"""What a record may hold beyond its schema: JSON the log can canonicalise, within size and depth.
+
+The leaf encoding is RFC 8785, which is defined over I-JSON: numbers must be finite and
+integers exact in a double (|n| < 2**53), strings valid Unicode. PostgreSQL also refuses NUL
+in text. A record that broke any of these could be stored but never hashed, so it is refused
+here, with the path of the offending value.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from audittrail.errors import FieldProblem, PayloadTooLarge, Unprocessable
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_DEPTH = 10
+MAX_EXACT_INTEGER = 2**53 - 1
 
 
-def check(field: str, value: dict[str, Any]) -> None:
-    """Raise 422 past MAX_DEPTH levels of nesting, 413 past MAX_JSON_BYTES serialized."""
-    if _depth(value) > MAX_DEPTH:
+def check_text(field: str, value: str | None) -> None:
+    """422 for a string the log cannot store or hash: one with NUL or a lone surrogate."""
+    problem = _text_problem(value) if value is not None else None
+    if problem is not None:
+        _refuse_value(f"body.{field}", problem)
+
+
+def check_json(field: str, value: dict[str, Any]) -> None:
+    """422 past MAX_DEPTH levels or for values outside I-JSON; 413 past MAX_JSON_BYTES."""
+    deepest = 0
+    stack: list[tuple[Any, int, str]] = [(value, 1, f"body.{field}")]
+    while stack:
+        node, level, path = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, level)
+            for key, child in node.items():
+                key_problem = _text_problem(key)
+                if key_problem is not None:
+                    _refuse_value(path, f"has a key that {key_problem}")
+                stack.append((child, level + 1, f"{path}.{key}"))
+        elif isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1, f"{path}[{i}]") for i, child in enumerate(node))
+        else:
+            scalar_problem = _scalar_problem(node)
+            if scalar_problem is not None:
+                _refuse_value(path, scalar_problem)
+    if deepest > MAX_DEPTH:
         problem = FieldProblem(
             f"body.{field}", "TOO_DEEP", f"nests deeper than {MAX_DEPTH} levels."
         )
@@ -32,17 +65,28 @@ def check(field: str, value: dict[str, Any]) -> None:
         )
 
 
-def _depth(value: Any) -> int:
-    """Levels of objects and arrays: {} is 1, {"a": {}} is 2. Iterative, so no recursion limit."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        children = (
-            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        )
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children)
-    return deepest
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INTEGER:
+        return f"is an integer beyond ±{MAX_EXACT_INTEGER}; send it as a string."
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number."
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate, which is not Unicode text."
+    return None
+
+
+def _refuse_value(path: str, message: str) -> None:
+    problem = FieldProblem(path, "UNSUPPORTED_VALUE", message)
+    raise Unprocessable(f"{path} {message}", code="UNSUPPORTED_VALUE", details=[problem])

@@ -22,8 +22,17 @@ from audittrail.records.sequencer import NewRecord, append
 async def create(
     session: AsyncSession, request: RecordCreate, *, principal: Principal, ip: str | None
 ) -> Record:
-    limits.check("params", request.params)
-    limits.check("metadata", request.metadata)
+    for name in (
+        "event_type",
+        "summary",
+        "category",
+        "application_id",
+        "entity_type",
+        "entity_id",
+    ):
+        limits.check_text(name, getattr(request, name))
+    limits.check_json("params", request.params)
+    limits.check_json("metadata", request.metadata)
     application = await resolve_application(
         session, request.application_id, request.application_key
     )
