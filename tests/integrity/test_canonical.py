@@ -4,7 +4,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from audittrail.integrity import canonical
 from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, record_leaf_hash
 
 RECORD: dict[str, object] = {
@@ -123,3 +127,48 @@ def test_a_missing_field_is_an_error(field: str) -> None:
 def test_values_json_cannot_carry_exactly_are_errors(field: str, value: object) -> None:
     with pytest.raises(ValueError):
         record_leaf_bytes({**RECORD, field: value})
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+@settings(max_examples=3000, deadline=None)
+def test_fast_encoding_equals_rfc8785(value: object) -> None:
+    """The json.dumps fast path must be byte-identical to the reference library on any value."""
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        with pytest.raises((rfc8785.CanonicalizationError, UnicodeEncodeError)):
+            canonical.canonical_json(value)
+        return
+    assert canonical.canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        5.0,
+        -0.0,
+        1e-4,
+        9.999999999999998e15,
+        1e16,
+        1e21,
+        1e-7,
+        123.456,
+        2.0**53,
+        {"\U0001f600": 1, "\uffff": 2},
+    ],
+)
+def test_fast_encoding_edges(value: object) -> None:
+    assert canonical.canonical_json(value) == rfc8785.dumps(value)

@@ -1,5 +1,6 @@
 """The leaf encoding of a record: RFC 8785 canonical JSON of a fixed set of its fields."""
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +39,65 @@ def record_leaf_bytes(record: Mapping[str, object]) -> bytes:
     leaf: dict[str, Any] = {name: record[name] for name in LEAF_FIELDS}
     leaf["seq"] = _seq(leaf["seq"])
     leaf["created_at"] = _timestamp(leaf["created_at"])
-    return rfc8785.dumps(leaf)
+    return canonical_json(leaf)
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of a JSON value: the standard library's encoder where it provably agrees.
+
+    rfc8785 is the reference, but it is pure Python and runs at about a quarter of the speed of
+    json.dumps, which the verifier's 100,000 records/s cannot afford. The two agree byte for
+    byte on every value `_fast_form` accepts (a differential test holds them to it); anything
+    else goes to rfc8785, which also raises for what RFC 8785 cannot encode.
+    """
+    try:
+        fast = _fast_form(value)
+        return json.dumps(fast, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except (_NeedsReference, UnicodeEncodeError):
+        return rfc8785.dumps(value)
+
+
+class _NeedsReference(Exception):
+    """A value json.dumps would not write as RFC 8785 does."""
+
+
+# Between these, Python's repr and ECMAScript's Number.prototype.toString both write the
+# shortest round-tripping digits without an exponent, so they are the same text.
+_PLAIN_FLOAT_MIN = 1e-4
+_PLAIN_FLOAT_MAX = 1e16
+_EXACT_INTEGER_MAX = 2**53 - 1
+# Integral doubles up to here have their exact digits as their shortest round-trip form.
+_EXACT_FLOAT_INTEGER_MAX = 2.0**53
+
+
+def _fast_form(value: Any) -> Any:
+    """The value with integral floats as ints; _NeedsReference where json.dumps would differ."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_EXACT_INTEGER_MAX <= value <= _EXACT_INTEGER_MAX:
+            return value
+        raise _NeedsReference
+    if isinstance(value, float):
+        if value.is_integer():
+            if abs(value) <= _EXACT_FLOAT_INTEGER_MAX:
+                return int(value)  # ECMAScript writes 5.0 as 5 and -0.0 as 0
+            raise _NeedsReference
+        if _PLAIN_FLOAT_MIN <= abs(value) < _PLAIN_FLOAT_MAX:
+            return value
+        raise _NeedsReference
+    if isinstance(value, dict):
+        # Python sorts keys by code point, RFC 8785 by UTF-16 unit: they differ only past U+FFFF.
+        if not all(isinstance(key, str) and _bmp_only(key) for key in value):
+            raise _NeedsReference
+        return {key: _fast_form(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_fast_form(item) for item in value]
+    raise _NeedsReference
+
+
+def _bmp_only(text: str) -> bool:
+    return text.isascii() or all(ord(char) <= 0xFFFF for char in text)
 
 
 def record_leaf_hash(record: Mapping[str, object]) -> bytes:
