@@ -22,6 +22,7 @@ from audittrail.integrity import checkpointer
 from audittrail.integrity.routes import router as log_router
 from audittrail.integrity.signer import LogSigner
 from audittrail.records.routes import router as records_router
+from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
 
 DESCRIPTION = """
@@ -46,18 +47,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         database = Database.connect(settings.database_url)
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
+        writer = GroupCommitWriter(
+            database,
+            batch_max=settings.batch_max,
+            batch_wait=settings.batch_wait_ms / 1000,
+            queue_max=settings.write_queue_max,
+            enqueue_timeout=settings.write_queue_timeout,
+        )
         app.state.database = database
         app.state.signer = signer
+        app.state.writer = writer
         async with database.write_session() as session:
             bootstrapped = await auth_service.bootstrap(session, settings)
         if bootstrapped is not None:
             _announce(bootstrapped)
+        writer.start()
         checkpoints = asyncio.create_task(
             checkpointer.run(database, signer, settings.checkpoint_interval)
         )
         try:
             yield
         finally:
+            await writer.stop()
             checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await checkpoints

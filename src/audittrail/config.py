@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Seconds between checkpoints."
     )
 
+    batch_max: int = Field(default=500, ge=1, description="Records per group commit, at most.")
+    batch_wait_ms: float = Field(
+        default=2.0, ge=0, description="How long a group commit waits for more records."
+    )
+    write_queue_max: int = Field(default=10_000, ge=1, description="Requests waiting to commit.")
+    write_queue_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for room in a full queue (503)."
+    )
+
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

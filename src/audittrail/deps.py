@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.config import Settings
 from audittrail.db.engine import Database
+from audittrail.records.writer import GroupCommitWriter
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,6 +33,11 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction, committed before the response is sent."""
     async with get_database(request).write_session() as session:
         yield session
+
+
+def get_record_writer(request: Request) -> GroupCommitWriter:
+    writer: GroupCommitWriter = request.app.state.writer
+    return writer
 
 
 def client_ip(request: Request) -> str | None:
@@ -71,3 +77,4 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
 ClientIP = Annotated[str | None, Depends(client_ip)]
+RecordWriter = Annotated[GroupCommitWriter, Depends(get_record_writer)]

@@ -9,9 +9,17 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from audittrail.errors import AppError, BadRequest, FieldProblem, Unprocessable
+from audittrail.errors import (
+    AppError,
+    BadRequest,
+    FieldProblem,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +83,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, unreachable or too busy: the client may retry, nothing was stored."""
+    log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0])
+    error = ServiceUnavailable(
+        "The database is unavailable; nothing was stored. Retry shortly.",
+        code="DATABASE_UNAVAILABLE",
+        headers={"Retry-After": "1"},
+    )
+    return error_response(error)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
     body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error."}}
@@ -85,4 +104,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

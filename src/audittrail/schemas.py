@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class StrictModel(BaseModel):
@@ -18,12 +18,13 @@ class PatchModel(StrictModel):
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _no_null_for_required_fields(self) -> Self:
-        for name in self.model_fields_set - self.nullable:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("*")
+    @classmethod
+    def _no_null_unless_nullable(cls, value: object, info: ValidationInfo) -> object:
+        # Runs only for fields the client sent: defaults are not validated.
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
 
     def changes(self) -> dict[str, object]:
         return self.model_dump(exclude_unset=True)

@@ -49,6 +49,14 @@ async def active_session(
     return None if row is None else (row[0], row[1])
 
 
+async def end_sessions(session: AsyncSession, user_id: str, now: datetime) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
 async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
     result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return result.scalar_one_or_none()

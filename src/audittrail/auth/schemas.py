@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    Secret,
+    StringConstraints,
+    field_validator,
+)
 
 from audittrail.schemas import PatchModel, StrictModel
 
 Role = Literal["admin", "writer", "reader"]
 
+# Secret[...] checks the length of the text itself, so a short password gets the same
+# STRING_TOO_SHORT error as any other string (SecretStr's min_length counts "items").
+_PASSWORD_SCHEMA = Field(json_schema_extra={"format": "password", "writeOnly": True})
+AnyPassword = Annotated[
+    Secret[Annotated[str, StringConstraints(min_length=1, max_length=1024)]], _PASSWORD_SCHEMA
+]
+NewPassword = Annotated[
+    Secret[Annotated[str, StringConstraints(min_length=12, max_length=1024)]], _PASSWORD_SCHEMA
+]
+
 
 class LoginRequest(StrictModel):
     email: str = Field(min_length=1, max_length=320, examples=["admin@example.com"])
-    password: SecretStr = Field(min_length=1, max_length=1024)
+    password: AnyPassword
 
 
 class TokenResponse(BaseModel):
@@ -34,7 +52,7 @@ class MeResponse(BaseModel):
 
 class UserCreate(StrictModel):
     email: EmailStr = Field(max_length=320)
-    password: SecretStr = Field(min_length=12, max_length=1024)
+    password: NewPassword
     roles: list[Role] = Field(default=["reader"], min_length=1)
 
     @field_validator("email")
@@ -44,8 +62,8 @@ class UserCreate(StrictModel):
 
 
 class UserUpdate(PatchModel):
-    password: SecretStr | None = Field(default=None, min_length=12, max_length=1024)
-    roles: list[Role] | None = None
+    password: NewPassword | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1)
     is_active: bool | None = None
 
 

@@ -17,7 +17,14 @@ from audittrail.auth.principal import ADMIN, Principal
 from audittrail.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from audittrail.config import Settings
 from audittrail.db.models import ApiKey, AuthSession, User
-from audittrail.errors import BadRequest, Conflict, NotFound, Unauthenticated, Unprocessable
+from audittrail.errors import (
+    BadRequest,
+    Conflict,
+    FieldProblem,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
 from audittrail.records import sequencer, system
 
 # A used key's last_used_at is written at most this often, not on every request.
@@ -65,7 +72,7 @@ async def authenticate(
 async def _from_access_token(
     session: AsyncSession, settings: Settings, token: str, now: datetime
 ) -> Authenticated:
-    claims = credentials.decode_access_token(settings.signing_secret(), token)
+    claims = credentials.decode_access_token(settings.signing_secret(), token, now)
     if claims is not None:
         found = await repo.active_session(session, now=now, session_id=str(claims["sid"]))
         if found is not None and found[1].id == claims["sub"]:
@@ -176,16 +183,17 @@ async def logout(session: AsyncSession, principal: Principal, *, ip: str | None)
 async def create_user(
     session: AsyncSession, request: UserCreate, *, actor: str, ip: str | None
 ) -> User:
-    if await repo.user_by_email(session, request.email) is not None:
-        raise Conflict(f"A user with email {request.email} exists.", code="USER_EXISTS")
     user = User(
         email=request.email,
         password_hash=await credentials.hash_password(request.password.get_secret_value()),
         roles=sorted(set(request.roles)),
         is_active=True,
     )
-    session.add(user)
-    await session.flush()
+    try:  # the unique index decides, so two concurrent requests cannot both pass a lookup
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        raise Conflict(f"A user with email {request.email} exists.", code="USER_EXISTS") from None
     await system.write(
         session,
         event_type="user.created",
@@ -226,6 +234,9 @@ async def update_user(
     if not changed:
         return user
     user.updated_at = clock.now()
+    if "is_active" in changed and not user.is_active:
+        # Ended, not only refused: reactivating the user must not revive the sessions of before.
+        await repo.end_sessions(session, user.id, user.updated_at)
     await system.write(
         session,
         event_type="user.updated",
@@ -246,9 +257,9 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     now = clock.now()
     if request.expires_at is not None and request.expires_at.tzinfo is None:
-        raise Unprocessable("expires_at needs a time zone.", code="NAIVE_DATETIME")
+        raise _bad_expiry("NAIVE_DATETIME", "expires_at needs a time zone.", "needs a time zone.")
     if request.expires_at is not None and request.expires_at <= now:
-        raise Unprocessable("expires_at is in the past.", code="EXPIRES_IN_PAST")
+        raise _bad_expiry("EXPIRES_IN_PAST", "expires_at is in the past.", "must be in the future.")
     key = credentials.new_api_key()
     api_key = await _insert_api_key(
         session, name=request.name, key=key, roles=request.roles, created_by=actor
@@ -269,6 +280,13 @@ async def create_api_key(
         ip_address=ip,
     )
     return api_key, key
+
+
+def _bad_expiry(code: str, message: str, problem: str) -> Unprocessable:
+    """Names the field, as every 422 does, so a client can point at the wrong input."""
+    return Unprocessable(
+        message, code=code, details=[FieldProblem("body.expires_at", code, problem)]
+    )
 
 
 async def _insert_api_key(

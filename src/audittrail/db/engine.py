@@ -7,6 +7,8 @@ reader uses a plain BEGIN. On PostgreSQL both are the same engine.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def async_url(database_url: str) -> URL:
@@ -78,6 +80,10 @@ class Database:
     def __post_init__(self) -> None:
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
+        # SQLite has one writer at a time anyway; queueing this process's writers here, rather
+        # than in SQLite's busy handler, keeps them from starving each other (and other
+        # processes) past the busy timeout.
+        self._one_writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -87,7 +93,11 @@ class Database:
     @asynccontextmanager
     async def write_session(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._write_sessions() as session, session.begin():
+        async with contextlib.AsyncExitStack() as stack:
+            if self._one_writer is not None:
+                await stack.enter_async_context(self._one_writer)
+            session = await stack.enter_async_context(self._write_sessions())
+            await stack.enter_async_context(session.begin())
             yield session
 
     async def dispose(self) -> None:

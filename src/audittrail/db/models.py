@@ -133,6 +133,7 @@ class Record(Base):
         Index("ix_records_severity_created_at", "severity", "created_at"),
         Index("ix_records_entity_created_at", "entity_type", "entity_id", "created_at"),
         Index("ix_records_application_id_created_at", "application_id", "created_at"),
+        Index("ix_records_application_key_created_at", "application_key", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -152,7 +153,8 @@ class Record(Base):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     source: Mapped[str] = mapped_column(String(8))
 
-    application: Mapped[Application | None] = relationship(lazy="raise")
+    # viewonly: a record names its application by application_id; loading it is for responses.
+    application: Mapped[Application | None] = relationship(lazy="raise", viewonly=True)
 
 
 class LogHead(Base):

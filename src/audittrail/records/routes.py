@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from audittrail.applications.schemas import ApplicationSummary
 from audittrail.auth.dependencies import Reader, Writer
 from audittrail.db.models import Record
-from audittrail.deps import ClientIP, ReadSession, WriteSession
+from audittrail.deps import ClientIP, ReadSession, RecordWriter
 from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service
@@ -56,11 +56,13 @@ def to_response(record: Record, visible_params: set[str] | None = None) -> Recor
 async def create_record(
     principal: Writer,
     body: RecordCreate,
-    session: WriteSession,
+    session: ReadSession,
+    writer: RecordWriter,
     ip: ClientIP,
     response: Response,
 ) -> RecordResponse:
-    record = await service.create(session, body, principal=principal, ip=ip)
+    new_record = await service.prepare(session, body, principal=principal, ip=ip)
+    [record] = await writer.submit([new_record])
     response.headers["Location"] = f"{router.prefix}/{record.id}"
     return to_response(record)
 

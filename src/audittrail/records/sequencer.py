@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from audittrail import clock
 from audittrail.db.models import Application, LogHead, Record
@@ -102,5 +103,7 @@ def _to_row(new: NewRecord, *, seq: int, created_at: datetime) -> Record:
         ip_address=new.ip_address,
         source=new.source,
     )
-    record.application = new.application
+    # The application belongs to the request's session; the relationship is view-only and is
+    # set as loaded, so nothing tries to add it to this one.
+    set_committed_value(record, "application", new.application)
     return record

@@ -16,12 +16,13 @@ from audittrail.records import limits
 from audittrail.records import query as q
 from audittrail.records import repository as repo
 from audittrail.records.schemas import RecordCreate
-from audittrail.records.sequencer import NewRecord, append
+from audittrail.records.sequencer import NewRecord
 
 
-async def create(
+async def prepare(
     session: AsyncSession, request: RecordCreate, *, principal: Principal, ip: str | None
-) -> Record:
+) -> NewRecord:
+    """Check a manual record against its application; the record, ready for the writer."""
     for name in (
         "event_type",
         "summary",
@@ -48,26 +49,20 @@ async def create(
                 code="PARAM_VALIDATION_FAILED",
                 details=problems,
             )
-    [record] = await append(
-        session,
-        [
-            NewRecord(
-                event_type=request.event_type,
-                summary=request.summary,
-                source="manual",
-                actor=principal.actor,
-                category=request.category,
-                severity=request.severity.value,
-                application=application,
-                entity_type=request.entity_type,
-                entity_id=request.entity_id,
-                params=params,
-                metadata=request.metadata,
-                ip_address=ip,
-            )
-        ],
+    return NewRecord(
+        event_type=request.event_type,
+        summary=request.summary,
+        source="manual",
+        actor=principal.actor,
+        category=request.category,
+        severity=request.severity.value,
+        application=application,
+        entity_type=request.entity_type,
+        entity_id=request.entity_id,
+        params=params,
+        metadata=request.metadata,
+        ip_address=ip,
     )
-    return record
 
 
 async def resolve_application(
