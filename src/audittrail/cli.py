@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -17,6 +17,7 @@ from audittrail.config import Settings
 from audittrail.db import migrate as migrations
 from audittrail.integrity import sources
 from audittrail.integrity.audit import LogAudit
+from audittrail.integrity.checkpoint import load_signing_key
 from audittrail.integrity.signer import LogSigner
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
@@ -59,7 +60,10 @@ def verify(
         typer.Option(envvar="AUDITTRAIL_API_KEY", help="A reader's API key, with --url."),
     ] = None,
     entries: Annotated[
-        Path | None, typer.Option(help="Verify offline: an NDJSON file from /log/entries.")
+        Path | None,
+        typer.Option(
+            help="Verify offline: an NDJSON file from /log/entries, up to the checkpoint's size."
+        ),
     ] = None,
     checkpoint: Annotated[
         Path | None, typer.Option(help="With --entries: a signed checkpoint file.")
@@ -69,7 +73,8 @@ def verify(
         typer.Option(help="The published verifier key (from /log/key). Required offline."),
     ] = None,
 ) -> None:
-    """Recompute the log and check it against its signed checkpoints; exit 1 on any problem."""
+    """Recompute the log and check it against its signed checkpoints; exit 1 on any problem,
+    2 when the log cannot be read."""
     verifier_key = key.read_text().strip() if key else None
     with _progress_bar() as bar:
         task = bar.add_task("verifying", total=None)
@@ -82,22 +87,50 @@ def verify(
                 raise typer.BadParameter("--entries needs --checkpoint and --key")
             audit = sources.audit_files(entries, checkpoint, verifier_key, progress)
         elif url is not None:
-            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-                if verifier_key is None:
-                    typer.echo("warning: trusting the server's own key; pass --key", err=True)
-                    verifier_key = client.get("/api/audit-trail/log/key").text.strip()
-                audit = sources.audit_server(client, verifier_key, progress)
+            audit = _audit_server(url, api_key, verifier_key, progress)
         else:
             settings = Settings()
             if verifier_key is None:
-                verifier_key = LogSigner.load(
-                    settings.log_origin, settings.log_key_file
-                ).verifier_key
+                verifier_key = _own_verifier_key(settings)
             audit = asyncio.run(
                 sources.audit_database(database or settings.database_url, verifier_key, progress)
             )
     _report(audit)
+
+
+def _audit_server(
+    url: str, api_key: str | None, verifier_key: str | None, progress: sources.Progress
+) -> LogAudit:
+    """The log of a running server; an answer other than 2xx ends the command with exit 2."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            if verifier_key is None:
+                typer.echo("warning: trusting the server's own key; pass --key", err=True)
+                verifier_key = client.get("/api/audit-trail/log/key").text.strip()
+            return sources.audit_server(client, verifier_key, progress)
+    except httpx.HTTPStatusError as error:
+        answer = error.response
+        hint = " (the entries need a reader's --api-key)" if answer.status_code == 401 else ""
+        _give_up(f"{answer.request.url} answered {answer.status_code}{hint}")
+    except httpx.TransportError as error:
+        _give_up(f"cannot reach {url}: {error}")
+
+
+def _own_verifier_key(settings: Settings) -> str:
+    """The verifier key of this server's signing key. Never creates one: that is a new log."""
+    try:
+        private_key = load_signing_key(settings.log_key_file)
+    except FileNotFoundError:
+        _give_up(
+            f"no log signing key at {settings.log_key_file}; pass the published one with --key"
+        )
+    return LogSigner(settings.log_origin, private_key).verifier_key
+
+
+def _give_up(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def _progress_bar() -> Progress:

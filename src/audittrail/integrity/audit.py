@@ -77,6 +77,8 @@ class LogAudit:
     _last_good_size: int = 0
     _root_failed: bool = False
     _stopped: bool = False
+    # (missing seq, seq found in its place) until the skipped seq turns up or the entries end.
+    _skipped: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self._roots = {checkpoint.size: checkpoint.root_hash for checkpoint in self.checkpoints}
@@ -101,12 +103,14 @@ class LogAudit:
         return not self.problems
 
     def add(self, entry: Mapping[str, Any], stored_leaf_hash: bytes | None = None) -> bool:
-        """Check one entry; False once the log's order is broken and nothing more can be said."""
+        """Check one entry; False once the entries after it can no longer change the verdict."""
+        if self._skipped is not None:
+            return self._look_for_skipped(entry.get("seq"))
         if self._stopped:
             return False
         if not self._in_order(entry.get("seq")):
             self._stopped = True
-            return False
+            return self._skipped is not None
         seq = self.size
         try:
             leaf = leaf_hash(canonical.record_leaf_bytes(entry))
@@ -127,14 +131,26 @@ class LogAudit:
 
     def _in_order(self, seq: Any) -> bool:
         expected = self.size
-        if seq == expected and isinstance(seq, int) and not isinstance(seq, bool):
+        number = isinstance(seq, int) and not isinstance(seq, bool)  # bool is an int to Python
+        if number and seq == expected:
             return True
-        if isinstance(seq, int) and seq > expected:
-            self._report(Kind.MISSING, expected, f"the next entry after it is seq {seq}")
-        elif isinstance(seq, int):
+        if number and seq > expected:
+            # Missing, or only moved further down: the entries after it tell which.
+            self._skipped = (expected, seq)
+        elif number:
             self._report(Kind.REORDERED, expected, f"found seq {seq} where seq {expected} belongs")
         else:
             self._report(Kind.CHANGED, expected, f"the entry's seq is {seq!r}, not a number")
+        return False
+
+    def _look_for_skipped(self, seq: Any) -> bool:
+        """After a gap: the skipped seq turning up later means the entries were reordered."""
+        assert self._skipped is not None
+        missing, found = self._skipped
+        if seq != missing or isinstance(seq, bool):
+            return True
+        self._skipped = None
+        self._report(Kind.REORDERED, missing, f"seq {found} comes before seq {missing}")
         return False
 
     def _check_checkpoint_root(self) -> None:
@@ -161,6 +177,9 @@ class LogAudit:
 
     def finish(self, expected_size: int | None = None) -> None:
         """After the last entry: every checkpoint reached, and as many entries as the log says."""
+        if self._skipped is not None:
+            missing, found = self._skipped
+            self._report(Kind.MISSING, missing, f"the next entry after it is seq {found}")
         if self._stopped:
             return
         beyond = [size for size in self._roots if size > self.size]
