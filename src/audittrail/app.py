@@ -21,6 +21,7 @@ from audittrail.handlers import install as install_error_handlers
 from audittrail.integrity import checkpointer
 from audittrail.integrity.routes import router as log_router
 from audittrail.integrity.signer import LogSigner
+from audittrail.metrics import router as metrics_router
 from audittrail.records.routes import router as records_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications_router,
         records_router,
         log_router,
+        metrics_router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

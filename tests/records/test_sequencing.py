@@ -37,8 +37,9 @@ async def _write_records(database_url: str, process: int, per_writer: int) -> No
         for index in range(per_writer):
             body = RecordCreate(event_type="load.test", summary=f"{process}/{number}/{index}")
             async with database.read_session() as session:
-                new = await records_service.prepare(session, body, principal=principal, ip=None)
-            [record] = await group_commit.submit([new])
+                lookup = records_service.ApplicationLookup(session)
+                new = await records_service.prepare(lookup, body, principal=principal, ip=None)
+            [record] = (await group_commit.submit([new])).records
             assert record.summary == body.summary
 
     try:

@@ -187,3 +187,19 @@ class SignedCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
     note: Mapped[str] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key, kept for good with the record it created. Append-only.
+
+    Scoped per application (per credential for records without one), so two applications can
+    use the same keys without meeting.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

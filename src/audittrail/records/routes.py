@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from audittrail.applications.schemas import ApplicationSummary
 from audittrail.auth.dependencies import Reader, Writer
 from audittrail.db.models import Record
 from audittrail.deps import ClientIP, ReadSession, RecordWriter
 from audittrail.pagination import Pages
+from audittrail.records import batch, idempotency, service
 from audittrail.records import query as q
-from audittrail.records import service
-from audittrail.records.schemas import RecordCreate, RecordPage, RecordResponse, Severity
+from audittrail.records.schemas import (
+    BatchItem,
+    BatchResponse,
+    RecordCreate,
+    RecordPage,
+    RecordResponse,
+    Severity,
+)
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
@@ -60,11 +67,73 @@ async def create_record(
     writer: RecordWriter,
     ip: ClientIP,
     response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="Retrying with the same key and body returns the first record (200, "
+            "Idempotent-Replayed: true); the same key with another body is a 409. Keys are "
+            "kept for good, per application (per credential for records without one).",
+        ),
+    ] = None,
 ) -> RecordResponse:
-    new_record = await service.prepare(session, body, principal=principal, ip=ip)
-    [record] = await writer.submit([new_record])
+    new = await service.prepare(
+        service.ApplicationLookup(session), body, principal=principal, ip=ip
+    )
+    claim = idempotency.claim(idempotency_key, new, body, principal, "header.idempotency-key")
+    written = await writer.submit([new], [claim])
+    [record] = written.records
     response.headers["Location"] = f"{router.prefix}/{record.id}"
+    if written.replayed[0]:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
     return to_response(record)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchResponse,
+    summary="Create up to 1,000 records at once",
+    description="A JSON array, or NDJSON with `Content-Type: application/x-ndjson`, of records in "
+    "the single-record shape, each with an optional `idempotency_key`. All or nothing: a 422 "
+    "names each bad item by index and nothing is stored; 201 returns the records in order "
+    "(200 with Idempotent-Replayed: true if every one was a replay). Over 1,000: 413.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "maxItems": batch.MAX_BATCH,
+                        "items": BatchItem.model_json_schema(
+                            ref_template="#/components/schemas/{model}"
+                        ),
+                    }
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def create_batch(
+    principal: Writer,
+    request: Request,
+    session: ReadSession,
+    writer: RecordWriter,
+    ip: ClientIP,
+    response: Response,
+) -> BatchResponse:
+    items = batch.parse(await request.body(), request.headers.get("content-type", ""))
+    lookup = service.ApplicationLookup(session)
+    records, claims = await batch.prepare_all(lookup, items, principal=principal, ip=ip)
+    written = await writer.submit(records, claims)
+    if all(written.replayed):
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return BatchResponse(records=[to_response(record) for record in written.records])
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:

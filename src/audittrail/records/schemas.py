@@ -78,3 +78,13 @@ class RecordPage(PageMeta):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last one."
     )
+
+
+class BatchItem(RecordCreate):
+    """One record of a batch: the single-record shape, and optionally its idempotency key."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class BatchResponse(BaseModel):
+    records: list[RecordResponse] = Field(description="The records, in the order sent.")

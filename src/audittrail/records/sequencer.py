@@ -64,6 +64,8 @@ async def lock(session: AsyncSession) -> Head:
 
 async def append(session: AsyncSession, new_records: Sequence[NewRecord]) -> list[Record]:
     """Sequence the records, insert them and extend the tree, in the caller's transaction."""
+    if not new_records:
+        return []
     head = await lock(session)
     # created_at never runs backwards along the log, so ordering by time agrees with seq.
     created_at = clock.now()

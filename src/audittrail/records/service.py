@@ -10,7 +10,7 @@ from audittrail.applications import params as param_rules
 from audittrail.applications import repository as applications_repo
 from audittrail.applications.schemas import ParamType
 from audittrail.auth.principal import Principal
-from audittrail.db.models import Application, Record
+from audittrail.db.models import Application, ParamDefinition, Record
 from audittrail.errors import FieldProblem, NotFound, Unprocessable
 from audittrail.records import limits
 from audittrail.records import query as q
@@ -19,8 +19,38 @@ from audittrail.records.schemas import RecordCreate
 from audittrail.records.sequencer import NewRecord
 
 
+class ApplicationLookup:
+    """Applications and their param definitions, each read once per request: a batch of a
+    thousand records usually names one application."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._by_id: dict[str, Application | None] = {}
+        self._by_key: dict[str, Application | None] = {}
+        self._definitions: dict[str, list[ParamDefinition]] = {}
+
+    async def by_id(self, application_id: str) -> Application | None:
+        if application_id not in self._by_id:
+            self._by_id[application_id] = await applications_repo.by_id(
+                self.session, application_id
+            )
+        return self._by_id[application_id]
+
+    async def by_key(self, key: str) -> Application | None:
+        if key not in self._by_key:
+            self._by_key[key] = await applications_repo.by_key(self.session, key)
+        return self._by_key[key]
+
+    async def definitions(self, application_id: str) -> list[ParamDefinition]:
+        if application_id not in self._definitions:
+            self._definitions[application_id] = await applications_repo.definitions(
+                self.session, application_id
+            )
+        return self._definitions[application_id]
+
+
 async def prepare(
-    session: AsyncSession, request: RecordCreate, *, principal: Principal, ip: str | None
+    lookup: ApplicationLookup, request: RecordCreate, *, principal: Principal, ip: str | None
 ) -> NewRecord:
     """Check a manual record against its application; the record, ready for the writer."""
     for name in (
@@ -34,12 +64,10 @@ async def prepare(
         limits.check_text(name, getattr(request, name))
     limits.check_json("params", request.params)
     limits.check_json("metadata", request.metadata)
-    application = await resolve_application(
-        session, request.application_id, request.application_key
-    )
+    application = await resolve_application(lookup, request.application_id, request.application_key)
     params = request.params
     if application is not None:
-        definitions = await applications_repo.definitions(session, application.id)
+        definitions = await lookup.definitions(application.id)
         params, problems = param_rules.validate(
             definitions, request.params, allow_unknown=application.allow_unknown_params
         )
@@ -66,16 +94,16 @@ async def prepare(
 
 
 async def resolve_application(
-    session: AsyncSession, application_id: str | None, application_key: str | None
+    lookup: ApplicationLookup, application_id: str | None, application_key: str | None
 ) -> Application | None:
     """The application a record names by id, key or both (which must agree); None if neither."""
     by_id = by_key = None
     if application_id is not None:
-        by_id = await applications_repo.by_id(session, application_id)
+        by_id = await lookup.by_id(application_id)
         if by_id is None:
             raise _unknown("application_id", application_id)
     if application_key is not None:
-        by_key = await applications_repo.by_key(session, application_key)
+        by_key = await lookup.by_key(application_key)
         if by_key is None:
             raise _unknown("application_key", application_key)
     if by_id is not None and by_key is not None and by_id.id != by_key.id:

@@ -18,19 +18,32 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.engine import Database
 from audittrail.db.models import Record
-from audittrail.errors import ServiceUnavailable
+from audittrail.errors import Conflict, ServiceUnavailable
+from audittrail.records import idempotency, sequencer
+from audittrail.records import repository as repo
+from audittrail.records.idempotency import Claim
 from audittrail.records.sequencer import NewRecord, append
 
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one request gets back: its records, and which were replays of an earlier request."""
+
+    records: list[Record]
+    replayed: list[bool]
+
+
 @dataclass
 class _Pending:
     records: Sequence[NewRecord]
-    done: asyncio.Future[list[Record]]
+    claims: Sequence[Claim | None]
+    done: asyncio.Future[Written]
 
 
 @dataclass
@@ -57,6 +70,10 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.queue_max)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
 
@@ -70,9 +87,16 @@ class GroupCommitWriter:
             await self._task
         self._task = None
 
-    async def submit(self, records: Sequence[NewRecord]) -> list[Record]:
-        """Append these records, all in one transaction with others; return them once committed."""
-        pending = _Pending(records, asyncio.get_running_loop().create_future())
+    async def submit(
+        self, records: Sequence[NewRecord], claims: Sequence[Claim | None] | None = None
+    ) -> Written:
+        """Append these records in one transaction (with others' records); return once committed.
+
+        A record whose idempotency claim was already made with the same request comes back as
+        the original; one made with another request fails the whole submission with 409.
+        """
+        claims = claims if claims is not None else [None] * len(records)
+        pending = _Pending(records, claims, asyncio.get_running_loop().create_future())
         try:
             await asyncio.wait_for(self._queue.put(pending), self.enqueue_timeout)
         except TimeoutError:
@@ -116,15 +140,12 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         live = [pending for pending in batch if not pending.done.cancelled()]
-        records = [record for pending in live for record in pending.records]
         try:
             async with self.database.write_session() as session:
-                appended = await append(session, records)
+                outcomes = await _append_batch(session, live)
         except (DBAPIError, SQLAlchemyError, OSError) as error:
             self.stats.failed_batches += 1
-            log.warning(
-                "batch commit failed", records=len(records), error=str(error).splitlines()[0]
-            )
+            log.warning("batch commit failed", requests=len(live), error=str(error).splitlines()[0])
             self._fail(live, self._unavailable("COMMIT_FAILED", "The commit failed."))
             return
         except Exception as error:  # a bug: let each request report it as such
@@ -132,18 +153,96 @@ class GroupCommitWriter:
             log.exception("batch failed")
             self._fail(live, error)
             return
+        appended = sum(o.replayed.count(False) for o in outcomes if isinstance(o, Written))
         self.stats.batches += 1
-        self.stats.records += len(records)
-        self.stats.largest_batch = max(self.stats.largest_batch, len(records))
-        offset = 0
-        for pending in live:
-            mine = appended[offset : offset + len(pending.records)]
-            offset += len(pending.records)
-            if not pending.done.done():
-                pending.done.set_result(mine)
+        self.stats.records += appended
+        self.stats.largest_batch = max(self.stats.largest_batch, appended)
+        for pending, outcome in zip(live, outcomes, strict=True):
+            if pending.done.done():
+                continue
+            if isinstance(outcome, Written):
+                pending.done.set_result(outcome)
+            else:
+                pending.done.set_exception(outcome)
 
     @staticmethod
     def _fail(batch: list[_Pending], error: BaseException) -> None:
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_exception(error)
+
+
+Step = NewRecord | str  # a record to append, or the id of one an earlier request created
+Identity = tuple[str, str]
+
+
+async def _append_batch(session: AsyncSession, batch: list[_Pending]) -> list[Written | Conflict]:
+    """Under the log's lock: settle idempotency claims, append what is new, keep new claims.
+
+    Claims are settled here rather than before queueing because only under the lock can no
+    other request, of this process or another, be making the same claim at the same time.
+    """
+    await sequencer.lock(session)
+    identities = [c.identity for pending in batch for c in pending.claims if c is not None]
+    known: dict[Identity, tuple[str, Step]] = dict(await repo.claims(session, identities))
+    made: dict[Identity, tuple[str, Step]] = {}
+    plans: list[list[tuple[NewRecord, Step]] | Conflict] = []
+    for pending in batch:
+        plan: list[tuple[NewRecord, Step]] = []
+        clashes: list[Claim] = []
+        made_here: dict[Identity, tuple[str, Step]] = {}
+        for new, claim in zip(pending.records, pending.claims, strict=True):
+            earlier = None
+            if claim is not None:
+                earlier = (
+                    known.get(claim.identity)
+                    or made.get(claim.identity)
+                    or made_here.get(claim.identity)
+                )
+            if earlier is None:
+                if claim is not None:
+                    made_here[claim.identity] = (claim.request_hash, new)
+                plan.append((new, new))
+            elif claim is not None and earlier[0] != claim.request_hash:
+                clashes.append(claim)
+            else:
+                plan.append((new, earlier[1]))
+        if clashes:
+            plans.append(idempotency.reused(clashes))
+        else:
+            made.update(made_here)
+            plans.append(plan)
+    fresh = [
+        new for plan in plans if not isinstance(plan, Conflict) for new, step in plan if new is step
+    ]
+    appended = {
+        id(new): record for new, record in zip(fresh, await append(session, fresh), strict=True)
+    }
+    await repo.add_claims(
+        session,
+        [
+            (scope, key, request_hash, appended[id(step)].id)
+            for (scope, key), (request_hash, step) in made.items()
+            if isinstance(step, NewRecord)
+        ],
+    )
+    earlier_ids = {
+        step
+        for plan in plans
+        if not isinstance(plan, Conflict)
+        for _, step in plan
+        if isinstance(step, str)
+    }
+    originals = await repo.by_ids(session, earlier_ids)
+
+    def result(plan: list[tuple[NewRecord, Step]] | Conflict) -> Written | Conflict:
+        if isinstance(plan, Conflict):
+            return plan
+        return Written(
+            records=[
+                originals[step] if isinstance(step, str) else appended[id(step)] for _, step in plan
+            ],
+            replayed=[new is not step for new, step in plan],
+        )
+
+    return [result(plan) for plan in plans]

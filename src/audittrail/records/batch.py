@@ -1,0 +1,94 @@
+"""Batch ingest: a JSON array or NDJSON body, checked item by item, taken whole or not at all."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from audittrail.auth.principal import Principal
+from audittrail.errors import AppError, BadRequest, FieldProblem, PayloadTooLarge, Unprocessable
+from audittrail.handlers import validation_problems
+from audittrail.records import idempotency
+from audittrail.records.idempotency import Claim
+from audittrail.records.schemas import BatchItem
+from audittrail.records.sequencer import NewRecord
+from audittrail.records.service import ApplicationLookup, prepare
+
+MAX_BATCH = 1000
+NDJSON = "application/x-ndjson"
+
+
+def parse(body: bytes, content_type: str) -> list[Any]:
+    """The raw items of a body: one JSON value per line for NDJSON, else a JSON array."""
+    if content_type.split(";")[0].strip().lower() == NDJSON:
+        items = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if line.strip():
+                items.append(_json(line, f"line {number} of the NDJSON body is not JSON"))
+    else:
+        items = _json(body, "The request body is not valid JSON")
+        if not isinstance(items, list):
+            raise BadRequest("A batch is a JSON array of records.", code="INVALID_BATCH")
+    if not items:
+        raise Unprocessable("A batch needs at least one record.", code="EMPTY_BATCH")
+    if len(items) > MAX_BATCH:
+        raise PayloadTooLarge(
+            f"A batch holds at most {MAX_BATCH} records; this one has {len(items)}.",
+            code="BATCH_TOO_LARGE",
+        )
+    return items
+
+
+def _json(raw: bytes, message: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"{message}.", code="INVALID_JSON") from None
+
+
+async def prepare_all(
+    lookup: ApplicationLookup, items: list[Any], *, principal: Principal, ip: str | None
+) -> tuple[list[NewRecord], list[Claim | None]]:
+    """Every item checked; one 422 naming each bad item's index and problems if any is bad."""
+    records: list[NewRecord] = []
+    claims: list[Claim | None] = []
+    problems: list[FieldProblem] = []
+    for index, raw in enumerate(items):
+        where = f"body[{index}]"
+        try:
+            item = BatchItem.model_validate(raw)
+            new = await prepare(lookup, item, principal=principal, ip=ip)
+        except ValidationError as error:
+            problems += _relocated(validation_problems(error.errors()), where)
+            continue
+        except AppError as error:
+            problems += _relocated(error.details, where) or [
+                FieldProblem(where, error.error_code, error.message)
+            ]
+            continue
+        records.append(new)
+        claims.append(
+            idempotency.claim(
+                item.idempotency_key, new, item, principal, f"{where}.idempotency_key"
+            )
+        )
+    if problems:
+        indexes = sorted({problem.field.split("]")[0] + "]" for problem in problems})
+        raise Unprocessable(
+            f"{len(indexes)} of {len(items)} records do not fit; nothing was stored.",
+            code="BATCH_VALIDATION_FAILED",
+            details=problems,
+        )
+    return records, claims
+
+
+def _relocated(problems: list[FieldProblem], where: str) -> list[FieldProblem]:
+    """Field paths of one item ("body.summary", "summary") as paths in the batch."""
+    relocated = []
+    for problem in problems:
+        path = problem.field.removeprefix("body").lstrip(".")
+        field = f"{where}.{path}" if path else where
+        relocated.append(FieldProblem(field, problem.code, problem.message))
+    return relocated
