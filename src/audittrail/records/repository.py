@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from audittrail.applications.schemas import ParamType
-from audittrail.db.models import ParamDefinition, Record
+from audittrail.db.models import IdempotencyKey, ParamDefinition, Record
 from audittrail.records import query as q
 
 
@@ -32,6 +32,9 @@ async def page(
     total = (
         await session.execute(select(func.count()).select_from(Record).where(*where))
     ).scalar_one()
+    if query.cursor is None and offset >= total:
+        # Past the end: nothing to read, and an offset past any 64-bit count never reaches SQL.
+        return [], total, False
     statement = (
         select(Record)
         .where(*q.with_cursor(query, where))
@@ -69,3 +72,42 @@ async def param_types(
         )
     )
     return {key: ParamType(param_type) for key, param_type in rows}
+
+
+async def by_ids(session: AsyncSession, record_ids: set[str]) -> dict[str, Record]:
+    if not record_ids:
+        return {}
+    result = await session.execute(
+        select(Record).where(Record.id.in_(record_ids)).options(selectinload(Record.application))
+    )
+    return {record.id: record for record in result.scalars()}
+
+
+async def claims(
+    session: AsyncSession, identities: list[tuple[str, str]]
+) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Idempotency claims already made: ((scope, key), (request hash, record id))."""
+    if not identities:
+        return []
+    rows = await session.execute(
+        select(
+            IdempotencyKey.scope,
+            IdempotencyKey.key,
+            IdempotencyKey.request_hash,
+            IdempotencyKey.record_id,
+        ).where(tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(identities))
+    )
+    return [
+        ((scope, key), (request_hash, record_id)) for scope, key, request_hash, record_id in rows
+    ]
+
+
+async def add_claims(session: AsyncSession, claims: list[tuple[str, str, str, str]]) -> None:
+    if claims:
+        await session.execute(
+            insert(IdempotencyKey),
+            [
+                {"scope": scope, "key": key, "request_hash": request_hash, "record_id": record_id}
+                for scope, key, request_hash, record_id in claims
+            ],
+        )
