@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
-        database = Database.connect(settings.database_url)
+        database = Database.connect(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
         writer = GroupCommitWriter(
             database,

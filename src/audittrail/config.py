@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./audittrail.db"
     auto_migrate: bool = True
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="NORMAL: WAL commits survive a crash of the process, not of the machine; "
+        "FULL: they survive both, at a cost of one more fsync per commit.",
+    )
 
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
