@@ -9,6 +9,8 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 MAX_PAGE_SIZE = 200
+# Keeps OFFSET within what databases take; a walk this deep belongs to a cursor.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class PageRequest:
 
 
 def page_request(
-    page: Annotated[int, Query(ge=1, description="1-based page number.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="1-based page number (deeper: use a cursor).")
+    ] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
 ) -> PageRequest:
     return PageRequest(page=page, page_size=page_size)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +18,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -104,12 +105,17 @@ def parse_param_filters(raw: str | None) -> list[ParamFilter]:
         return []
     shape = 'a JSON array of {"key", "operator", "value"} objects'
     try:
-        items = json.loads(raw)
-    except ValueError:
+        items = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         raise invalid("param_filters", f"is not JSON; expected {shape}.") from None
     if not isinstance(items, list):
         raise invalid("param_filters", f"expected {shape}.")
     return [_param_filter(index, item, shape) for index, item in enumerate(items)]
+
+
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON has no such numbers."""
+    raise ValueError(constant)
 
 
 def _param_filter(index: int, item: Any, shape: str) -> ParamFilter:
@@ -138,13 +144,16 @@ def _param_filter(index: int, item: Any, shape: str) -> ParamFilter:
 
 @dataclass(frozen=True)
 class Cursor:
+    """Where a page ended: its last record's sort key and seq, under the sort it was issued for."""
+
     sort_by: SortField
     sort_dir: SortDir
-    value: Any
+    value: Any  # the sort key as SQL compares it: a datetime, a severity rank or text
     seq: int
 
     def encode(self) -> str:
-        raw = json.dumps([self.sort_by.value, self.sort_dir.value, self.value, self.seq])
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.sort_by.value, self.sort_dir.value, value, self.seq])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -152,12 +161,37 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             sort_by, sort_dir, value, seq = json.loads(raw)
-            cursor = cls(SortField(sort_by), SortDir(sort_dir), value, int(seq))
-        except (ValueError, TypeError, binascii.Error):
+            sort_field = SortField(sort_by)
+            return cls(sort_field, SortDir(sort_dir), _sort_value(sort_field, value), _seq(seq))
+        except (ValueError, TypeError, RecursionError):
             raise invalid(
                 "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
             ) from None
-        return cursor
+
+
+MAX_SEQ = 2**63 - 1
+
+
+def _sort_value(sort_by: SortField, value: Any) -> Any:
+    """A token's sort key, checked: a forged one must not reach SQL as a value of another type."""
+    if sort_by is SortField.CREATED_AT:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("a time without a UTC offset")
+        return moment
+    if sort_by is SortField.SEVERITY:
+        if type(value) is not int or value not in SEVERITY_RANK.values():
+            raise ValueError("not a severity rank")
+        return value
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _seq(seq: Any) -> int:
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+        raise ValueError("not a sequence number")
+    return seq
 
 
 @dataclass
@@ -190,8 +224,6 @@ def sort_key(sort_by: SortField) -> ColumnElement[Any]:
 
 
 def cursor_value(record: Record, sort_by: SortField) -> Any:
-    if sort_by is SortField.CREATED_AT:
-        return record.created_at.isoformat()
     if sort_by is SortField.SEVERITY:
         return SEVERITY_RANK[record.severity]
     if sort_by is SortField.ACTOR:
@@ -205,16 +237,10 @@ def _cursor_condition(query: RecordQuery) -> ColumnElement[bool] | None:
         return None
     if (cursor.sort_by, cursor.sort_dir) != (query.sort_by, query.sort_dir):
         raise invalid("cursor", "was issued for another sort_by or sort_dir.", "INVALID_CURSOR")
-    value = cursor.value
-    if cursor.sort_by is SortField.CREATED_AT:
-        try:
-            value = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise invalid(
-                "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
-            ) from None
-    position = tuple_(sort_key(query.sort_by), Record.seq)
-    boundary = tuple_(value, cursor.seq)
+    key = sort_key(query.sort_by)
+    position = tuple_(key, Record.seq)
+    # Bound with the key's own type: a time is stored as UTC whatever offset the token wrote.
+    boundary = tuple_(literal(cursor.value, key.type), literal(cursor.seq, Record.seq.type))
     return position < boundary if query.sort_dir is SortDir.DESC else position > boundary
 
 
@@ -338,7 +364,14 @@ class ParamAccess:
         if param_type in (ParamType.INTEGER, ParamType.NUMBER):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise wrong
-            return value
+            # As a float: a bound integer past 64 bits overflows the driver; 1e400 reads as inf.
+            try:
+                number = float(value)
+            except OverflowError:
+                raise wrong from None
+            if not math.isfinite(number):
+                raise wrong
+            return number
         if param_type is ParamType.BOOLEAN:
             if not isinstance(value, bool):
                 raise wrong

@@ -142,6 +142,11 @@ def upgrade() -> None:
             "ix_records_application_id_created_at", ["application_id", "created_at"], unique=False
         )
         batch_op.create_index(
+            "ix_records_application_key_created_at",
+            ["application_key", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_records_category_created_at", ["category", "created_at"], unique=False
         )
         batch_op.create_index("ix_records_created_at_seq", ["created_at", "seq"], unique=False)
@@ -163,6 +168,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_records_entity_created_at")
         batch_op.drop_index("ix_records_created_at_seq")
         batch_op.drop_index("ix_records_category_created_at")
+        batch_op.drop_index("ix_records_application_key_created_at")
         batch_op.drop_index("ix_records_application_id_created_at")
         batch_op.drop_index("ix_records_actor_created_at")
 

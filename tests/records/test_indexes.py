@@ -1,0 +1,154 @@
+"""On PostgreSQL, the record list's common filters and orders read an index, not the table.
+
+The records table is filled with 60,000 rows, then each listing is requested through the API;
+the SQL the service sends is captured and EXPLAINed with the same parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import RECORDS, create_application
+
+ROWS = 60_000
+
+# Rows written straight into the table, as the sequencer would: seq continues the log without a
+# gap and created_at never runs backwards along it. The Merkle tree is not extended for them,
+# so nothing may be appended after them in the test.
+FILL = text(
+    """
+    INSERT INTO records (id, seq, created_at, event_type, category, summary, severity, actor,
+                         application_id, application_key, entity_type, entity_id, params,
+                         metadata, ip_address, source)
+    SELECT gen_random_uuid()::text,
+           head.size + i,
+           head.last_created_at + i * interval '1 millisecond',
+           'event.' || (i % 200),
+           'cat' || (i % 40),
+           'bulk record ' || i,
+           CASE WHEN i % 100 = 0 THEN 'critical' WHEN i % 10 = 0 THEN 'high' ELSE 'low' END,
+           'user' || (i % 1000),
+           CASE WHEN i % 50 = 0 THEN :application_id END,
+           CASE WHEN i % 50 = 0 THEN 'billing' END,
+           'type' || (i % 20),
+           'E' || (i % 10000),
+           '{}'::jsonb,
+           '{}'::jsonb,
+           NULL,
+           'manual'
+    FROM log_head AS head, generate_series(1, :rows) AS i
+    WHERE head.id = 1
+    """
+)
+MOVE_HEAD = text(
+    "UPDATE log_head SET size = (SELECT count(*) FROM records), "
+    "last_created_at = (SELECT max(created_at) FROM records) WHERE id = 1"
+)
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's planner only")
+
+
+@pytest.fixture
+async def filled(postgres_only: None, client: httpx.AsyncClient, app: FastAPI) -> datetime:
+    """The created_at of the first filled row."""
+    billing = await create_application(client, "billing")
+    engine: AsyncEngine = app.state.database.writer
+    async with engine.begin() as connection:
+        await connection.execute(FILL, {"rows": ROWS, "application_id": billing["id"]})
+        await connection.execute(MOVE_HEAD)
+    autocommit = await engine.connect()
+    try:
+        await autocommit.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM (ANALYZE) records"))
+    finally:
+        await autocommit.close()
+    first = (await client.get(RECORDS, params={"sort_dir": "asc", "page_size": 3})).json()
+    assert first["total"] == ROWS + 3  # and the bootstrap and application records
+    return datetime.fromisoformat(first["records"][2]["created_at"])
+
+
+@contextmanager
+def captured(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+    """The SELECTs on records sent while the block runs, with their parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        if statement.lstrip().startswith("SELECT") and "FROM records" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+
+async def plans(client: httpx.AsyncClient, app: FastAPI, params: dict[str, Any]) -> list[str]:
+    """The query plan of each statement the listing sends."""
+    engine: AsyncEngine = app.state.database.reader
+    with captured(engine) as statements:
+        response = await client.get(RECORDS, params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["records"], params
+    found = []
+    async with engine.connect() as connection:
+        for statement, parameters in statements:
+            rows = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            found.append("\n".join(row[0] for row in rows))
+    assert len(found) == 2, found  # the count and the page
+    return found
+
+
+def window(start: datetime, seconds: int) -> dict[str, str]:
+    return {
+        "date_from": (start + timedelta(seconds=seconds)).isoformat(),
+        "date_to": (start + timedelta(seconds=seconds + 2)).isoformat(),
+    }
+
+
+def cases(start: datetime, billing_id: str) -> list[dict[str, Any]]:
+    return [
+        {"actors": "user7"},
+        {"actors": "user7,user8"},
+        {"event_types": "event.7"},
+        {"categories": "cat7"},
+        {"severities": "critical"},
+        {"entity_type": "type3", "entity_id": "E1003"},
+        {"entity_id": "E1003"},
+        {"application_id": billing_id},
+        {"application_key": "billing"},
+        window(start, 30),
+        {**window(start, 30), "sort_dir": "asc"},
+        {"actors": "user7", "event_types": "event.7"},
+        {"actors": "user7", **window(start, 20)},
+    ]
+
+
+async def test_common_filters_and_orders_read_an_index(
+    client: httpx.AsyncClient, app: FastAPI, filled: datetime
+) -> None:
+    billing_id = (await client.get("/api/audit-trail/applications/billing")).json()["id"]
+    for params in cases(filled, billing_id):
+        for plan in await plans(client, app, params):
+            assert "Seq Scan on records" not in plan, (params, plan)
+            assert " using ix_records_" in plan or " on ix_records_" in plan, (params, plan)
+    # Unfiltered, only the page can use an index (counting every row reads them all).
+    cursor = (await client.get(RECORDS)).json()["next_cursor"]
+    for params in ({}, {"sort_dir": "asc"}, {"cursor": cursor}, {"page": 3, "page_size": 200}):
+        _count, page = await plans(client, app, params)
+        assert "Seq Scan on records" not in page, (params, page)
+        assert "ix_records_created_at_seq" in page, (params, page)
