@@ -454,6 +454,11 @@ BAD_FILTERS: list[tuple[str, str | None, str]] = [
         "value 'yesterday' does not fit datetime param paid_at.",
     ),
     (
+        json.dumps(one("paid_at", "gt", "0001-01-01T00:00:00+01:00")),
+        "billing",
+        "value '0001-01-01T00:00:00+01:00' does not fit datetime param paid_at.",
+    ),
+    (
         json.dumps(one("paid_at", "gt", 1700000000)),
         "billing",
         "value 1700000000 does not fit datetime param paid_at.",

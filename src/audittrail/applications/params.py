@@ -80,12 +80,13 @@ def _check_datetime(value: Any) -> tuple[Any, str | None]:
         return value, problem
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            return value, problem
+        return format_datetime(parsed), None
+    except (ValueError, OverflowError):  # OverflowError: shifted to UTC past year 1 or 9999
         return value, problem
-    if parsed.tzinfo is None:
-        return value, problem
-    return format_datetime(parsed), None
 
 
 def format_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """isoformat, unlike strftime, always writes four year digits: text order stays time order."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -32,7 +32,7 @@ async def readable_application(app: AppRef, session: ReadSession) -> Application
 
 
 async def writable_application(app: AppRef, session: WriteSession) -> Application:
-    return await service.get(session, app)
+    return await service.get_for_change(session, app)
 
 
 ReadableApplication = Annotated[Application, Depends(readable_application)]

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from audittrail.schemas import PatchModel, StrictModel
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=KEY_PATTERN)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
+
+
+def _distinct(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("enum_values must not repeat a value")
+    return values
+
+
 EnumValues = Annotated[
     list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
     Field(min_length=1, max_length=500),
+    AfterValidator(_distinct),
 ]
 
 
@@ -39,13 +56,23 @@ class ParamDefinitionCreate(StrictModel):
     description: str | None = Field(default=None, max_length=1024)
     sensitive: bool = False
     enum_values: EnumValues | None = Field(
-        default=None, description="The allowed values; required for, and only for, type enum."
+        default=None,
+        validate_default=True,
+        description="The allowed values; required for, and only for, type enum.",
     )
 
-    @model_validator(mode="after")
-    def _enum_values_match_type(self) -> Self:
-        _check_enum_values(self.type, self.enum_values)
-        return self
+    @field_validator("enum_values")
+    @classmethod
+    def _enum_values_match_type(
+        cls, values: list[str] | None, info: ValidationInfo
+    ) -> list[str] | None:
+        """A field check (run even when absent), so the problem names body.enum_values."""
+        param_type = info.data.get("type")
+        if param_type is ParamType.ENUM and values is None:
+            raise ValueError("enum_values is required when type is enum")
+        if param_type not in (None, ParamType.ENUM) and values is not None:
+            raise ValueError("enum_values is only for type enum")
+        return values
 
 
 class ParamDefinitionUpdate(PatchModel):
@@ -56,15 +83,6 @@ class ParamDefinitionUpdate(PatchModel):
     description: str | None = Field(default=None, max_length=1024)
     sensitive: bool | None = None
     enum_values: EnumValues | None = None
-
-
-def _check_enum_values(param_type: ParamType, values: list[str] | None) -> None:
-    if param_type is ParamType.ENUM and not values:
-        raise ValueError("enum_values is required when type is enum")
-    if param_type is not ParamType.ENUM and values is not None:
-        raise ValueError("enum_values is only for type enum")
-    if values is not None and len(set(values)) != len(values):
-        raise ValueError("enum_values must not repeat a value")
 
 
 class ParamDefinitionResponse(BaseModel):

@@ -19,7 +19,7 @@ from audittrail.applications.schemas import (
 )
 from audittrail.db.models import Application, ParamDefinition
 from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
-from audittrail.records import system
+from audittrail.records import sequencer, system
 
 APPLICATION = "application"
 PARAM = "param"
@@ -39,25 +39,37 @@ async def get(session: AsyncSession, id_or_key: str) -> Application:
     return application
 
 
+async def get_for_change(session: AsyncSession, id_or_key: str) -> Application:
+    """The application, for a change that checks before it writes.
+
+    Taking the log's write lock first (the change's system record takes it anyway) keeps
+    what was checked true until commit: a concurrent change waits instead of hitting a
+    unique or foreign key constraint.
+    """
+    await sequencer.lock(session)
+    return await get(session, id_or_key)
+
+
 async def create(
     session: AsyncSession, request: ApplicationCreate, *, actor: str, ip: str | None
 ) -> Application:
+    await sequencer.lock(session)  # see get_for_change
     if await repo.by_key(session, request.key) is not None:
         raise Conflict(f"An application with key {request.key} exists.", code="APPLICATION_EXISTS")
     _no_repeated_param_keys(request.params)
+    now = clock.now()
     application = Application(
         key=request.key,
         name=request.name,
         description=request.description,
         accent_color=request.accent_color or default_accent_color(request.key),
         allow_unknown_params=request.allow_unknown_params,
+        # One reading of the clock: a new application was never updated after its creation.
+        created_at=now,
+        updated_at=now,
     )
     session.add(application)
     await session.flush()
-    for param in request.params:
-        session.add(_new_definition(application, param))
-    await session.flush()
-    await repo.refresh_param_count(session, application)
     await system.write(
         session,
         event_type="application.created",
@@ -68,6 +80,21 @@ async def create(
         params=system.changes({}, _audited(application)),
         ip_address=ip,
     )
+    # Params given inline are created like any other: each leaves its own record.
+    definitions = [_new_definition(application, param) for param in request.params]
+    session.add_all(definitions)
+    await session.flush()
+    for definition in definitions:
+        await _write_param_record(
+            session,
+            application,
+            definition,
+            "param.created",
+            system.changes({}, _audited_definition(definition)),
+            actor=actor,
+            ip=ip,
+        )
+    await repo.refresh_param_count(session, application)
     return application
 
 
@@ -94,7 +121,7 @@ def _audited(application: Application) -> dict[str, Any]:
 async def update(
     session: AsyncSession, id_or_key: str, request: ApplicationUpdate, *, actor: str, ip: str | None
 ) -> Application:
-    application = await get(session, id_or_key)
+    application = await get_for_change(session, id_or_key)
     before = _audited(application)
     for name, value in request.changes().items():
         if name == "archived":
@@ -130,14 +157,26 @@ async def update(
 
 
 async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str | None) -> None:
-    application = await get(session, id_or_key)
+    application = await get_for_change(session, id_or_key)
     if await repo.has_records(session, application.id):
         raise Conflict(
             f"Application {application.key} has records and cannot be deleted; archive it instead.",
             code="APPLICATION_HAS_RECORDS",
         )
+    definitions = await repo.definitions(session, application.id)
     before = _audited(application)
     await repo.delete_application(session, application.id)
+    # Its params go with it, and each leaves its record, as if deleted one by one.
+    for definition in definitions:
+        await _write_param_record(
+            session,
+            application,
+            definition,
+            "param.deleted",
+            _removed(_audited_definition(definition)),
+            actor=actor,
+            ip=ip,
+        )
     await system.write(
         session,
         event_type="application.deleted",
@@ -145,13 +184,19 @@ async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str |
         actor=actor,
         entity_type=APPLICATION,
         entity_id=application.id,
-        params={name: {"old": value, "new": None} for name, value in before.items()},
+        params=_removed(before),
         severity="medium",
         ip_address=ip,
     )
 
 
+def _removed(before: dict[str, Any]) -> dict[str, Any]:
+    """The changes a deletion makes: every audited field that had a value goes to null."""
+    return system.changes(before, dict.fromkeys(before))
+
+
 def _new_definition(application: Application, request: ParamDefinitionCreate) -> ParamDefinition:
+    now = clock.now()
     return ParamDefinition(
         application_id=application.id,
         key=request.key,
@@ -161,6 +206,8 @@ def _new_definition(application: Application, request: ParamDefinitionCreate) ->
         description=request.description,
         sensitive=request.sensitive,
         enum_values=request.enum_values,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -244,9 +291,8 @@ async def delete_definition(
     definition = await get_definition(session, application, key)
     before = _audited_definition(definition)
     await repo.delete_definition(session, definition.id)
-    changed = {name: {"old": value, "new": None} for name, value in before.items()}
     await _write_param_record(
-        session, application, definition, "param.deleted", changed, actor=actor, ip=ip
+        session, application, definition, "param.deleted", _removed(before), actor=actor, ip=ip
     )
 
 

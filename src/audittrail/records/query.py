@@ -381,11 +381,11 @@ class ParamAccess:
         if param_type is ParamType.DATETIME:
             try:
                 moment = datetime.fromisoformat(value)
-            except ValueError:
+                return param_rules.format_datetime(
+                    moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                )
+            except (ValueError, OverflowError):  # overflow: the year leaves 1..9999 in UTC
                 raise wrong from None
-            return param_rules.format_datetime(
-                moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            )
         return value
 
     def _json_type(self, key: str) -> ColumnElement[Any]:
