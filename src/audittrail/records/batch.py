@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from audittrail.auth.principal import Principal
 from audittrail.errors import AppError, BadRequest, FieldProblem, PayloadTooLarge, Unprocessable
 from audittrail.handlers import validation_problems
-from audittrail.records import idempotency
+from audittrail.records import idempotency, limits
 from audittrail.records.idempotency import Claim
 from audittrail.records.schemas import BatchItem
 from audittrail.records.sequencer import NewRecord
@@ -26,9 +26,9 @@ def parse(body: bytes, content_type: str) -> list[Any]:
         items = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
-                items.append(_json(line, f"line {number} of the NDJSON body is not JSON"))
+                items.append(_json(line, f"line {number} of the NDJSON body"))
     else:
-        items = _json(body, "The request body is not valid JSON")
+        items = _json(body, "The request body")
         if not isinstance(items, list):
             raise BadRequest("A batch is a JSON array of records.", code="INVALID_BATCH")
     if not items:
@@ -41,11 +41,15 @@ def parse(body: bytes, content_type: str) -> list[Any]:
     return items
 
 
-def _json(raw: bytes, message: str) -> Any:
+def _json(raw: bytes, where: str) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise BadRequest(f"{message}.", code="INVALID_JSON") from None
+        raise BadRequest(f"{where} is not valid JSON.", code="INVALID_JSON") from None
+    except RecursionError:
+        # Deeper than the parser's stack (about 1,000 levels), far past any record's 10: a
+        # client's mistake, not a 500.
+        raise BadRequest(f"{where} nests too deeply to parse.", code="INVALID_JSON") from None
 
 
 async def prepare_all(
@@ -60,6 +64,8 @@ async def prepare_all(
         try:
             item = BatchItem.model_validate(raw)
             new = await prepare(lookup, item, principal=principal, ip=ip)
+            # Stored as text too: a NUL would fail the commit of everyone's batch on PostgreSQL.
+            limits.check_text("idempotency_key", item.idempotency_key)
         except ValidationError as error:
             problems += _relocated(validation_problems(error.errors()), where)
             continue

@@ -1,0 +1,115 @@
+"""Helpers of the write-path tests: a stand-in for the writer's append, and readers of the log."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audittrail.db.models import Record
+from audittrail.integrity.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from audittrail.records import sequencer
+from audittrail.records.sequencer import NewRecord
+
+BATCH = "/api/audit-trail/records/batch"
+LOG = "/api/audit-trail/log"
+METRICS = "/metrics"
+
+KeyedClient = Callable[[list[str]], Awaitable[httpx.AsyncClient]]
+
+
+def commit_failure() -> OperationalError:
+    """What the driver raises when the disk or the connection gives out during a commit."""
+    return OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+
+@dataclass
+class AppendHook:
+    """Stands in for the writer's append: holds one batch until released, or fails some.
+
+    `sizes` lists the record count of every batch that reached append, so a test knows which
+    batch its requests shared.
+    """
+
+    sizes: list[int] = field(default_factory=list)
+    failures: int = 0
+    holding: bool = False
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, session: AsyncSession, records: Sequence[NewRecord]) -> list[Record]:
+        self.sizes.append(len(records))
+        if self.holding:
+            self.holding = False
+            self.entered.set()
+            await self.released.wait()
+        elif self.failures:
+            self.failures -= 1
+            raise commit_failure()
+        return await sequencer.append(session, records)
+
+    def hold(self) -> None:
+        """Hold the next batch in its transaction, with the log locked, until release()."""
+        self.released.clear()
+        self.entered.clear()
+        self.holding = True
+
+    async def wait_held(self) -> None:
+        """Until a batch is held; fail, never hang."""
+        await asyncio.wait_for(self.entered.wait(), 5)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait up to 5 s for condition() to hold (the writer's queue to fill); fail, never hang."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the condition did not come true within 5 s")
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162 MTH over these leaf hashes."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1
+    while split * 2 < len(leaves):
+        split *= 2
+    return node_hash(merkle_root(leaves[:split]), merkle_root(leaves[split:]))
+
+
+async def intact_log(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The log's entries, after checking they are seq 0..n-1 under the head's Merkle root."""
+    response = await client.get(f"{LOG}/entries")
+    assert response.status_code == 200, response.text
+    lines = response.content.splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [entry["seq"] for entry in entries] == list(range(len(entries)))
+    head = (await client.get(f"{LOG}/head")).json()
+    assert head["tree_size"] == len(entries)
+    assert base64.b64decode(head["root_hash"]) == merkle_root([leaf_hash(x) for x in lines])
+    return entries
+
+
+async def metrics(client: httpx.AsyncClient) -> dict[str, int]:
+    """GET /metrics as {name: value}."""
+    response = await client.get(METRICS)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        line.split()[0]: int(line.split()[1])
+        for line in response.text.splitlines()
+        if line and not line.startswith("#")
+    }
