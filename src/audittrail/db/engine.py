@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -64,6 +66,34 @@ def _lower(text: str | None) -> str | None:
     return text.lower() if isinstance(text, str) else text
 
 
+# SQLSTATEs after which the server has dropped the connection: class 08 (connection exception)
+# and 57P (admin or crash shutdown, cannot connect now, database dropped, idle timeout).
+_CONNECTION_GONE = ("08", "57P")
+
+
+def _connection_gone(error: BaseException) -> bool:
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    return sqlstate.startswith(_CONNECTION_GONE) or isinstance(
+        error, AsyncAdapt_asyncpg_dbapi.InternalClientError
+    )
+
+
+def _postgresql_engine(url: URL) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # asyncpg reports a terminated backend as an ordinary server error, and a connection
+        # whose socket is closing as an internal one, so SQLAlchemy would roll back on the dead
+        # connection (failing again) and keep it in the pool. Marked a disconnect, it is
+        # discarded instead, and the error says connection_invalidated: the database is
+        # unavailable, not a bug. No connection at all is a failed connect: the same to a client.
+        if context.connection is None or _connection_gone(context.original_exception):
+            context.is_disconnect = True
+
+    return engine
+
+
 @dataclass
 class Database:
     reader: AsyncEngine
@@ -77,7 +107,7 @@ class Database:
                 reader=_sqlite_engine(url, "BEGIN", sqlite_synchronous),
                 writer=_sqlite_engine(url, "BEGIN IMMEDIATE", sqlite_synchronous),
             )
-        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engine = _postgresql_engine(url)
         return cls(reader=engine, writer=engine)
 
     @property
@@ -94,8 +124,17 @@ class Database:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        async with self._read_sessions() as session:
+        """A session that only reads. If its connection died by the time it closes (the close
+        rolls back), nothing is lost: what was read stands, and so does the request's answer."""
+        session = self._read_sessions()
+        try:
             yield session
+        finally:
+            try:
+                await session.close()
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
 
     @asynccontextmanager
     async def write_session(self) -> AsyncIterator[AsyncSession]:

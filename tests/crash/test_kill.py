@@ -1,0 +1,44 @@
+"""SIGKILL in the middle of a concurrent ingest: what was acknowledged survives, once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.crash.support import (
+    WORKERS,
+    Ingest,
+    Server,
+    caught_up_checkpoint,
+    check_log,
+    create_application,
+    record_body,
+    verify_database,
+)
+
+LOAD_SECONDS = 1.5
+
+
+async def test_a_killed_server_keeps_every_acknowledged_record(
+    server: Server, database_url: str, tmp_path: Path
+) -> None:
+    ingest = Ingest()
+    async with server.client() as client:
+        await create_application(client)
+        async with ingest.running(client):
+            await asyncio.sleep(LOAD_SECONDS)
+            server.kill()
+
+    assert ingest.refusals == [], [r.text for r in ingest.refusals]
+    assert len(ingest.acknowledged) >= WORKERS, "the load never got going"
+    assert ingest.unanswered, "the kill hit no request in flight"
+
+    server.start()
+    async with server.client() as client:
+        assert await ingest.post(client, [record_body("after the restart")]) == 201
+        entries = await check_log(client, ingest)
+        assert entries[-1]["summary"] == "after the restart"
+        await caught_up_checkpoint(client, len(entries))
+        output = await verify_database(database_url, client, tmp_path)
+    assert output.startswith(f"OK: {len(entries)} records, "), output
+    assert output.endswith(f"(latest covers {len(entries)}) verified\n"), output
