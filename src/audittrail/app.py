@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from audittrail import logs
 from audittrail.applications.routes import router as applications_router
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
@@ -41,6 +42,7 @@ Errors are always `{"error": {"code": "UPPER_SNAKE", "message": "...", "details"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    logs.configure(json_lines=settings.env == "production")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from audittrail.records.writer import COMMIT_FAILED as COMMIT_FAILED_MESSAGE
 from tests.conftest import ADMIN_EMAIL, ADMIN_KEY, ADMIN_PASSWORD
 from tests.helpers import APPLICATIONS, RECORDS
 
@@ -34,7 +35,7 @@ REQUEST_TIMEOUT = 10.0
 # What a request may be answered while the database is away: 503, with Retry-After.
 UNAVAILABLE = {
     "DATABASE_UNAVAILABLE": "The database is unavailable; nothing was stored. Retry shortly.",
-    "COMMIT_FAILED": "The commit failed. Nothing was stored; retry shortly.",
+    "COMMIT_FAILED": COMMIT_FAILED_MESSAGE,
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import Record
 from audittrail.integrity import store
+from audittrail.records.writer import COMMIT_FAILED as COMMIT_FAILED_MESSAGE
 from audittrail.records.writer import GroupCommitWriter
 from tests.helpers import RECORDS, post_record, record_total
 from tests.ingest.support import (
@@ -29,7 +30,7 @@ CONCURRENT = 64
 COMMIT_FAILED = {
     "error": {
         "code": "COMMIT_FAILED",
-        "message": "The commit failed. Nothing was stored; retry shortly.",
+        "message": COMMIT_FAILED_MESSAGE,
     }
 }
 OVERLOADED = {

@@ -6,7 +6,7 @@ import asyncio
 
 import structlog
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audittrail import clock
 from audittrail.db.engine import Database
@@ -47,6 +47,10 @@ async def run(database: Database, signer: LogSigner, interval: float) -> None:
     while True:
         try:
             await checkpoint_head(database, signer)
+        except (DBAPIError, OSError) as error:  # the database is away: expected, say it briefly
+            log.warning(
+                "checkpoint skipped: database unavailable", error=str(error).splitlines()[0]
+            )
         except Exception:
             log.exception("checkpoint failed; retrying", interval=interval)
         await asyncio.sleep(interval)

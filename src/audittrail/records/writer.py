@@ -30,6 +30,13 @@ from audittrail.records.sequencer import NewRecord, append
 
 log = structlog.get_logger(__name__)
 
+# Almost always the transaction rolled back; but a connection lost just after the database
+# committed leaves the client unable to know, so the remedy is said, not a false certainty.
+COMMIT_FAILED = (
+    "The commit did not complete. Retry shortly, with the same Idempotency-Key: "
+    "a retry never stores a record twice."
+)
+
 
 @dataclass(frozen=True)
 class Written:
@@ -100,12 +107,14 @@ class GroupCommitWriter:
         try:
             await asyncio.wait_for(self._queue.put(pending), self.enqueue_timeout)
         except TimeoutError:
-            raise self._unavailable("OVERLOADED", "The service is at capacity.") from None
+            raise self._unavailable(
+                "OVERLOADED", "The service is at capacity. Nothing was stored; retry shortly."
+            ) from None
         return await pending.done
 
     def _unavailable(self, code: str, message: str) -> ServiceUnavailable:
         return ServiceUnavailable(
-            f"{message} Nothing was stored; retry shortly.",
+            message,
             code=code,
             headers={"Retry-After": str(self.retry_after)},
         )
@@ -146,7 +155,7 @@ class GroupCommitWriter:
         except (DBAPIError, SQLAlchemyError, OSError) as error:
             self.stats.failed_batches += 1
             log.warning("batch commit failed", requests=len(live), error=str(error).splitlines()[0])
-            self._fail(live, self._unavailable("COMMIT_FAILED", "The commit failed."))
+            self._fail(live, self._unavailable("COMMIT_FAILED", COMMIT_FAILED))
             return
         except Exception as error:  # a bug: let each request report it as such
             self.stats.failed_batches += 1
