@@ -112,6 +112,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         bootstrap_api_key=ADMIN_KEY,
         secret_key="test-secret-" + "s" * 40,
         secret_key_file=tmp_path / "secret",
+        log_key_file=tmp_path / "log.key",
     )
 
 

@@ -8,7 +8,6 @@ parametrizing `setting_overrides`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,11 +27,9 @@ def setting_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path, setting_overrides: dict[str, Any]) -> Settings:
-    """The harness's settings with a 20 ms group commit and the log key in tmp_path."""
-    return settings.model_copy(
-        update={"batch_wait_ms": 20.0, "log_key_file": tmp_path / "log.key", **setting_overrides}
-    )
+def settings(settings: Settings, setting_overrides: dict[str, Any]) -> Settings:
+    """The harness's settings with a 20 ms group commit."""
+    return settings.model_copy(update={"batch_wait_ms": 20.0, **setting_overrides})
 
 
 @pytest.fixture
