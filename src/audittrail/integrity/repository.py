@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import LogHead, Record, SignedCheckpoint, TreeNode
+from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.records.sequencer import LOG_HEAD_ID, Head
+
+STORED_LEAF_HASH = "stored_leaf_hash"
 
 
 async def head(session: AsyncSession) -> Head:
@@ -62,10 +65,21 @@ async def record_count(session: AsyncSession) -> int:
     return (await session.execute(select(func.count(Record.id)))).scalar_one()
 
 
-async def leaf_hashes(session: AsyncSession, start: int, end: int) -> dict[int, bytes]:
-    rows = await session.execute(
-        select(TreeNode.node_index, TreeNode.hash).where(
-            TreeNode.level == 0, TreeNode.node_index >= start, TreeNode.node_index < end
-        )
+async def leaf_entries(session: AsyncSession, start: int, end: int) -> list[dict[str, Any]]:
+    """Records with start <= seq < end in seq order, for the verifier: each a dict of the leaf
+    fields and STORED_LEAF_HASH, the tree's leaf for that seq (None where the tree lacks it).
+
+    One joined Core query made into plain dicts: at a million records, a second query for the
+    leaves, ORM result handling and attribute access on rows would cost more than the hashing.
+    """
+    records, nodes = Record.__table__, TreeNode.__table__
+    leaf = and_(nodes.c.level == 0, nodes.c.node_index == records.c.seq)
+    query = (
+        select(*(records.c[name] for name in LEAF_FIELDS), nodes.c.hash.label(STORED_LEAF_HASH))
+        .select_from(records.outerjoin(nodes, leaf))
+        .where(records.c.seq >= start, records.c.seq < end)
+        .order_by(records.c.seq)
     )
-    return {index: digest for index, digest in rows}
+    result = await (await session.connection()).execute(query)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]

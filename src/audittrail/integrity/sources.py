@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from audittrail.db.engine import Database
-from audittrail.integrity import entries, store, tree
 from audittrail.integrity import repository as repo
+from audittrail.integrity import store, tree
 from audittrail.integrity.audit import LogAudit, verified_checkpoints
 
 CHUNK = 5000
@@ -35,9 +35,8 @@ async def audit_database(database_url: str, verifier_key: str, progress: Progres
         audit = LogAudit(checkpoints, bad)
         for start in range(0, max(count, head.size), CHUNK):
             async with database.read_session() as session:
-                rows = await repo.record_rows(session, start, start + CHUNK)
-                stored = await repo.leaf_hashes(session, start, start + CHUNK)
-            audit.add_all((entries.leaf_fields(row), stored.get(row.seq)) for row in rows)
+                rows = await repo.leaf_entries(session, start, start + CHUNK)
+            audit.add_all((row, row[repo.STORED_LEAF_HASH]) for row in rows)
             progress(len(rows))
         audit.finish(head.size)
         for older, newer in audit.consistency_pairs():
