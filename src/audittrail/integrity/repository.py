@@ -26,6 +26,11 @@ async def head(session: AsyncSession) -> Head:
     return Head(row.size, row.root_hash, row.last_created_at)
 
 
+async def seq_of(session: AsyncSession, record_id: str) -> int | None:
+    result = await session.execute(select(Record.seq).where(Record.id == record_id))
+    return result.scalar_one_or_none()
+
+
 async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
     result = await session.execute(
         select(SignedCheckpoint).order_by(SignedCheckpoint.tree_size.desc()).limit(1)

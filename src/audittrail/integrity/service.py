@@ -13,7 +13,6 @@ from audittrail.integrity import repository as repo
 from audittrail.integrity import store, tree
 from audittrail.integrity.entries import entry_line
 from audittrail.integrity.schemas import ConsistencyProofResponse, InclusionProofResponse
-from audittrail.records import repository as records_repo
 
 MAX_BUNDLE_ENTRY_BYTES = 0xFFFF
 
@@ -37,13 +36,13 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint:
 async def inclusion_proof(
     session: AsyncSession, record_id: str, tree_size: int | None, *, retry_after: int
 ) -> InclusionProofResponse:
-    record = await records_repo.by_id(session, record_id)
-    if record is None:
+    seq = await repo.seq_of(session, record_id)
+    if seq is None:
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
     checkpoint: SignedCheckpoint | None
     if tree_size is None:
         checkpoint = await repo.latest_checkpoint(session)
-        if checkpoint is None or checkpoint.tree_size <= record.seq:
+        if checkpoint is None or checkpoint.tree_size <= seq:
             raise Conflict(
                 "No checkpoint covers this record yet; ask again shortly.",
                 code="NOT_YET_CHECKPOINTED",
@@ -52,17 +51,17 @@ async def inclusion_proof(
         tree_size = checkpoint.tree_size
     else:
         head = await repo.head(session)
-        if not record.seq < tree_size <= head.size:
+        if not seq < tree_size <= head.size:
             raise _invalid(
                 "tree_size",
-                f"must be above the record's index {record.seq} and at most {head.size}.",
+                f"must be above the record's index {seq} and at most {head.size}.",
             )
         checkpoint = await repo.checkpoint_at(session, tree_size)
-    index = record.seq
+    index = seq
     wanted = [(0, index), *tree.inclusion_proof_nodes(index, tree_size)]
     nodes = await store.nodes(session, [*wanted, *tree.Frontier.nodes_needed(tree_size)])
     return InclusionProofResponse(
-        record_id=record.id,
+        record_id=record_id,
         leaf_index=index,
         leaf_hash=b64(nodes[(0, index)]),
         tree_size=tree_size,
