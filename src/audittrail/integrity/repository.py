@@ -26,9 +26,24 @@ async def head(session: AsyncSession) -> Head:
     return Head(row.size, row.root_hash, row.last_created_at)
 
 
-async def seq_of(session: AsyncSession, record_id: str) -> int | None:
-    result = await session.execute(select(Record.seq).where(Record.id == record_id))
-    return result.scalar_one_or_none()
+async def seq_and_latest_checkpoint(
+    session: AsyncSession, record_id: str
+) -> tuple[int, SignedCheckpoint | None] | None:
+    """The record's seq and the latest checkpoint, in one round trip (a proof's hot path)."""
+    latest = (
+        select(SignedCheckpoint.tree_size)
+        .order_by(SignedCheckpoint.tree_size.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(Record.seq, SignedCheckpoint)
+            .outerjoin(SignedCheckpoint, SignedCheckpoint.tree_size == latest)
+            .where(Record.id == record_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:

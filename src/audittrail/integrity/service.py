@@ -36,12 +36,13 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint:
 async def inclusion_proof(
     session: AsyncSession, record_id: str, tree_size: int | None, *, retry_after: int
 ) -> InclusionProofResponse:
-    seq = await repo.seq_of(session, record_id)
-    if seq is None:
+    found = await repo.seq_and_latest_checkpoint(session, record_id)
+    if found is None:
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
+    seq, latest = found
     checkpoint: SignedCheckpoint | None
     if tree_size is None:
-        checkpoint = await repo.latest_checkpoint(session)
+        checkpoint = latest
         if checkpoint is None or checkpoint.tree_size <= seq:
             raise Conflict(
                 "No checkpoint covers this record yet; ask again shortly.",
