@@ -99,3 +99,24 @@ async def test_altered_files_fail(fetched: tuple[Lines, Path, Path], case: str) 
     code, output = await verify_lines(alter(lines), checkpoint_file, key_file)
     assert code == 1, output
     assert output.startswith(failure), output
+
+
+@pytest.mark.parametrize(
+    "reformat",
+    [
+        lambda line: json.dumps(json.loads(line), indent=None).encode(),  # ", " and ": "
+        lambda line: json.dumps(json.loads(line), sort_keys=False, ensure_ascii=True).encode(),
+        lambda line: line + b"\r",  # CRLF line endings
+    ],
+    ids=["spaced", "ascii-escaped", "crlf"],
+)
+async def test_reformatted_honest_files_verify(
+    fetched: tuple[Lines, Path, Path], reformat: Callable[[bytes], bytes]
+) -> None:
+    """Only content counts: a file re-serialised by some tool is checked by re-encoding it."""
+    lines, checkpoint_file, key_file = fetched
+    code, output = await verify_lines([reformat(line) for line in lines], checkpoint_file, key_file)
+    assert (code, output) == (
+        0,
+        f"OK: {SIZE} records, 1 signed checkpoints (latest covers {SIZE}) verified\n",
+    )

@@ -102,8 +102,17 @@ class LogAudit:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, entry: Mapping[str, Any], stored_leaf_hash: bytes | None = None) -> bool:
-        """Check one entry; False once the entries after it can no longer change the verdict."""
+    def add(
+        self,
+        entry: Mapping[str, Any],
+        stored_leaf_hash: bytes | None = None,
+        leaf_bytes: bytes | None = None,
+    ) -> bool:
+        """Check one entry; False once the entries after it can no longer change the verdict.
+
+        ``leaf_bytes``, where given, are hashed as the leaf instead of the entry's canonical
+        encoding: the source vouches that they are that encoding, and only a root says so.
+        """
         if self._skipped is not None:
             return self._look_for_skipped(entry.get("seq"))
         if self._stopped:
@@ -113,7 +122,9 @@ class LogAudit:
             return self._skipped is not None
         seq = self.size
         try:
-            leaf = leaf_hash(canonical.record_leaf_bytes(entry))
+            if leaf_bytes is None:
+                leaf_bytes = canonical.record_leaf_bytes(entry)
+            leaf = leaf_hash(leaf_bytes)
         except ValueError as error:
             self._report(Kind.CHANGED, seq, f"the entry cannot be encoded: {error}")
             self._stopped = True
