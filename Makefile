@@ -42,3 +42,11 @@ bench-log: install
 	$(BIN)/python -m bench.log_proofs
 	$(BIN)/python -m bench.log_verify
 	$(BIN)/python -m bench.log_write
+
+# Issue 4's ingest benchmark: the service under wrk against its baselines (about 9 minutes on two
+# cores; `BENCH_INGEST_ARGS=--quick` for a 2-minute smoke run, `--million` for a million records).
+# Installs wrk when missing (Debian/Ubuntu). Quiet recipes: stdout is the one JSON line only.
+.PHONY: bench-ingest
+bench-ingest: install
+	@(command -v wrk || (apt-get update && apt-get install -y wrk)) >&2
+	@$(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)

@@ -44,7 +44,9 @@ class AppendHook:
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def __call__(self, session: AsyncSession, records: Sequence[NewRecord]) -> list[Record]:
+    async def __call__(
+        self, session: AsyncSession, records: Sequence[NewRecord], **options: Any
+    ) -> list[Record]:
         self.sizes.append(len(records))
         if self.holding:
             self.holding = False
@@ -53,7 +55,7 @@ class AppendHook:
         elif self.failures:
             self.failures -= 1
             raise commit_failure()
-        return await sequencer.append(session, records)
+        return await sequencer.append(session, records, **options)
 
     def hold(self) -> None:
         """Hold the next batch in its transaction, with the log locked, until release()."""

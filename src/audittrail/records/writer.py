@@ -191,7 +191,7 @@ async def _append_batch(session: AsyncSession, batch: list[_Pending]) -> list[Wr
     Claims are settled here rather than before queueing because only under the lock can no
     other request, of this process or another, be making the same claim at the same time.
     """
-    await sequencer.lock(session)
+    head = await sequencer.lock(session)
     identities = [c.identity for pending in batch for c in pending.claims if c is not None]
     known: dict[Identity, tuple[str, Step]] = dict(await repo.claims(session, identities))
     made: dict[Identity, tuple[str, Step]] = {}
@@ -224,9 +224,8 @@ async def _append_batch(session: AsyncSession, batch: list[_Pending]) -> list[Wr
     fresh = [
         new for plan in plans if not isinstance(plan, Conflict) for new, step in plan if new is step
     ]
-    appended = {
-        id(new): record for new, record in zip(fresh, await append(session, fresh), strict=True)
-    }
+    records = await append(session, fresh, locked=head)
+    appended = {id(new): record for new, record in zip(fresh, records, strict=True)}
     await repo.add_claims(
         session,
         [
