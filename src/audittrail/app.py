@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         database = Database.connect(
-            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.database_pool_size,
         )
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
         writer = GroupCommitWriter(

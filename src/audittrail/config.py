@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./audittrail.db"
     auto_migrate: bool = True
+    database_pool_size: int = Field(
+        default=32,
+        ge=1,
+        description="PostgreSQL connections kept open; at least the expected concurrent requests.",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description="NORMAL: WAL commits survive a crash of the process, not of the machine; "

@@ -35,12 +35,14 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_record_writer(request: Request) -> GroupCommitWriter:
+# Async although they never wait: FastAPI runs plain functions in its thread pool, which costs
+# more than they do.
+async def get_record_writer(request: Request) -> GroupCommitWriter:
     writer: GroupCommitWriter = request.app.state.writer
     return writer
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     """The peer address, or the nearest untrusted hop of X-Forwarded-For behind trusted proxies."""
     peer = request.client.host if request.client else None
     networks = get_settings(request).proxy_networks

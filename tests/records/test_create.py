@@ -457,3 +457,25 @@ async def test_body_over_the_request_limit_is_413(client: httpx.AsyncClient) -> 
         }
     }
     assert await record_total(client) == stored
+
+
+async def test_nul_in_the_idempotency_key_header_is_422(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    response = await client.post(
+        RECORDS, json=base_body(), headers={"Idempotency-Key": "retry\x00-1"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "UNSUPPORTED_VALUE",
+            "message": "header.idempotency-key contains a NUL character.",
+            "details": [
+                {
+                    "field": "header.idempotency-key",
+                    "code": "UNSUPPORTED_VALUE",
+                    "message": "contains a NUL character.",
+                }
+            ],
+        }
+    }
+    assert await record_total(client) == stored

@@ -78,8 +78,13 @@ def _connection_gone(error: BaseException) -> bool:
     )
 
 
-def _postgresql_engine(url: URL) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+def _postgresql_engine(url: URL, pool_size: int) -> AsyncEngine:
+    # Opening a connection per request under load cost more than the request (measured: a
+    # pool of 40 doubled throughput at 32 client connections over 10 + 20 overflow). Each
+    # process may open pool_size * 1.25: PostgreSQL's max_connections must cover them all.
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size // 4, pool_pre_ping=True
+    )
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
@@ -100,14 +105,16 @@ class Database:
     writer: AsyncEngine
 
     @classmethod
-    def connect(cls, database_url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
+    def connect(
+        cls, database_url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 32
+    ) -> Database:
         url = async_url(database_url)
         if url.get_backend_name() == "sqlite":
             return cls(
                 reader=_sqlite_engine(url, "BEGIN", sqlite_synchronous),
                 writer=_sqlite_engine(url, "BEGIN IMMEDIATE", sqlite_synchronous),
             )
-        engine = _postgresql_engine(url)
+        engine = _postgresql_engine(url, pool_size)
         return cls(reader=engine, writer=engine)
 
     @property

@@ -19,11 +19,11 @@ MAX_DEPTH = 10
 MAX_EXACT_INTEGER = 2**53 - 1
 
 
-def check_text(field: str, value: str | None) -> None:
+def check_text(field: str, value: str | None, *, location: str = "body") -> None:
     """422 for a string the log cannot store or hash: one with NUL or a lone surrogate."""
     problem = _text_problem(value) if value is not None else None
     if problem is not None:
-        _refuse_value(f"body.{field}", problem)
+        _refuse_value(f"{location}.{field}", problem)
 
 
 def check_json(field: str, value: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from audittrail.auth.dependencies import Reader, Writer
 from audittrail.db.models import Record
 from audittrail.deps import ClientIP, ReadSession, RecordWriter
 from audittrail.pagination import Pages
-from audittrail.records import batch, idempotency, service
+from audittrail.records import batch, idempotency, limits, service
 from audittrail.records import query as q
 from audittrail.records.schemas import (
     BatchItem,
@@ -92,6 +92,7 @@ async def create_record(
     new = await service.prepare(
         service.ApplicationLookup(session), body, principal=principal, ip=ip
     )
+    limits.check_text("idempotency-key", idempotency_key, location="header")
     claim = idempotency.claim(idempotency_key, new, body, principal, "header.idempotency-key")
     await _release(session)
     written = await writer.submit([new], [claim])
