@@ -37,6 +37,7 @@ from audittrail.db.engine import Database
 from audittrail.ids import new_id
 from audittrail.integrity import entries
 from audittrail.integrity import repository as log_repo
+from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.integrity.hashing import leaf_hash
 from audittrail.integrity.signer import LogSigner
 from audittrail.integrity.tree import Frontier
@@ -231,24 +232,8 @@ def sqlite_path(url: str) -> str:
 # A seeded log: records, their tree, the head and one signed checkpoint, loaded in bulk
 
 
-RECORD_COLUMNS = (
-    "id",
-    "seq",
-    "created_at",
-    "event_type",
-    "category",
-    "summary",
-    "severity",
-    "actor",
-    "application_id",
-    "application_key",
-    "entity_type",
-    "entity_id",
-    "params",
-    "metadata",
-    "ip_address",
-    "source",
-)
+# The records table's columns are exactly the leaf fields, in the same order.
+RECORD_COLUMNS = LEAF_FIELDS
 APPLICATION_COLUMNS = (
     "id",
     "key",
