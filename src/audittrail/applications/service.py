@@ -81,19 +81,7 @@ async def create(
         ip_address=ip,
     )
     # Params given inline are created like any other: each leaves its own record.
-    definitions = [_new_definition(application, param) for param in request.params]
-    session.add_all(definitions)
-    await session.flush()
-    for definition in definitions:
-        await _write_param_record(
-            session,
-            application,
-            definition,
-            "param.created",
-            system.changes({}, _audited_definition(definition)),
-            actor=actor,
-            ip=ip,
-        )
+    await _add_definitions(session, application, request.params, actor=actor, ip=ip)
     await repo.refresh_param_count(session, application)
     return application
 
@@ -244,19 +232,32 @@ async def create_definition(
         raise Conflict(
             f"Application {application.key} already has a param {request.key}.", code="PARAM_EXISTS"
         )
-    definition = _new_definition(application, request)
-    session.add(definition)
-    await session.flush()
-    await _write_param_record(
-        session,
-        application,
-        definition,
-        "param.created",
-        system.changes({}, _audited_definition(definition)),
-        actor=actor,
-        ip=ip,
-    )
+    [definition] = await _add_definitions(session, application, [request], actor=actor, ip=ip)
     return definition
+
+
+async def _add_definitions(
+    session: AsyncSession,
+    application: Application,
+    requests: list[ParamDefinitionCreate],
+    *,
+    actor: str,
+    ip: str | None,
+) -> list[ParamDefinition]:
+    definitions = [_new_definition(application, request) for request in requests]
+    session.add_all(definitions)
+    await session.flush()
+    for definition in definitions:
+        await _write_param_record(
+            session,
+            application,
+            definition,
+            "param.created",
+            system.changes({}, _audited_definition(definition)),
+            actor=actor,
+            ip=ip,
+        )
+    return definitions
 
 
 async def update_definition(
