@@ -8,6 +8,17 @@ import httpx
 
 RECORDS = "/api/audit-trail/records"
 APPLICATIONS = "/api/audit-trail/applications"
+# The seed's AuditParamApplicationResponse, in its order.
+APPLICATION_FIELDS = [
+    "id",
+    "key",
+    "name",
+    "created_at",
+    "updated_at",
+    "description",
+    "accent_color",
+    "param_count",
+]
 
 
 async def record_total(client: httpx.AsyncClient, **filters: Any) -> int:

@@ -8,20 +8,16 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import APPLICATIONS, RECORDS, create_application, post_record, record_total
+from tests.helpers import (
+    APPLICATION_FIELDS,
+    APPLICATIONS,
+    RECORDS,
+    create_application,
+    post_record,
+    record_total,
+)
 
-RESPONSE_FIELDS = [
-    "id",
-    "key",
-    "name",
-    "created_at",
-    "updated_at",
-    "description",
-    "accent_color",
-    "param_count",
-    "allow_unknown_params",
-    "archived_at",
-]
+RESPONSE_FIELDS = [*APPLICATION_FIELDS, "allow_unknown_params", "archived_at"]
 ADMIN_ONLY = {"error": {"code": "FORBIDDEN", "message": "This needs one of the roles: admin."}}
 
 

@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, CLIENT_ADDRESS
-from tests.helpers import APPLICATIONS, RECORDS, create_application, record_total
+from tests.helpers import (
+    APPLICATION_FIELDS,
+    APPLICATIONS,
+    RECORDS,
+    create_application,
+    record_total,
+)
 
 SEED_RESPONSE_FIELDS = [
     "id",
@@ -27,16 +33,6 @@ SEED_RESPONSE_FIELDS = [
     "params",
     "metadata",
     "ip_address",
-]
-APPLICATION_FIELDS = [
-    "id",
-    "key",
-    "name",
-    "created_at",
-    "updated_at",
-    "description",
-    "accent_color",
-    "param_count",
 ]
 
 
