@@ -23,6 +23,7 @@ from audittrail.integrity import checkpointer
 from audittrail.integrity.routes import router as log_router
 from audittrail.integrity.signer import LogSigner
 from audittrail.metrics import router as metrics_router
+from audittrail.records.intake import Registry
 from audittrail.records.routes import router as records_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
@@ -54,15 +55,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.database_pool_size,
         )
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
+        registry = Registry(database, settings)
         writer = GroupCommitWriter(
             database,
             batch_max=settings.batch_max,
             batch_wait=settings.batch_wait_ms / 1000,
             queue_max=settings.write_queue_max,
             enqueue_timeout=settings.write_queue_timeout,
+            on_registry_version=registry.observe,
         )
         app.state.database = database
         app.state.signer = signer
+        app.state.registry = registry
         app.state.writer = writer
         async with database.write_session() as session:
             bootstrapped = await auth_service.bootstrap(session, settings)

@@ -24,24 +24,37 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-async def current_principal(
-    request: Request,
-    background: BackgroundTasks,
+async def presented_credentials(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
     session_cookie: Annotated[str | None, Depends(cookie_scheme)],
-) -> Principal:
-    database = get_database(request)
-    presented = service.Credentials(
+) -> service.Credentials:
+    return service.Credentials(
         bearer=bearer.credentials if bearer else None,
         api_key=api_key,
         session_cookie=session_cookie,
     )
+
+
+Presented = Annotated[service.Credentials, Depends(presented_credentials)]
+
+
+async def current_principal(
+    request: Request, background: BackgroundTasks, presented: Presented
+) -> Principal:
+    database = get_database(request)
     async with database.read_session() as session:
         authenticated = await service.authenticate(session, get_settings(request), presented)
+    touch_later(background, database, authenticated)
+    return authenticated.principal
+
+
+def touch_later(
+    background: BackgroundTasks, database: Database, authenticated: service.Authenticated
+) -> None:
+    """Note an API key's use after the response, at most once per LAST_USED_RESOLUTION."""
     if authenticated.api_key_needs_touch:
         background.add_task(_touch_api_key, database, authenticated.principal.id)
-    return authenticated.principal
 
 
 async def _touch_api_key(database: Database, key_id: str) -> None:
@@ -49,11 +62,16 @@ async def _touch_api_key(database: Database, key_id: str) -> None:
         await service.touch_api_key(session, key_id)
 
 
+def require_roles(principal: Principal, *roles: str) -> Principal:
+    """The principal, if it holds one of the roles (admin always does); else 403."""
+    if not principal.has_any(*roles):
+        raise Forbidden(f"This needs one of the roles: {', '.join((ADMIN, *roles))}.")
+    return principal
+
+
 def _requires(*roles: str) -> object:
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.has_any(*roles):
-            raise Forbidden(f"This needs one of the roles: {', '.join((ADMIN, *roles))}.")
-        return principal
+        return require_roles(principal, *roles)
 
     return Depends(check)
 

@@ -44,6 +44,12 @@ class Credentials:
     api_key: str | None = None
     session_cookie: str | None = None
 
+    def used_api_key(self) -> str | None:
+        """The API key that decides who is calling, if the credential used is one."""
+        if self.bearer:
+            return None if credentials.looks_like_jwt(self.bearer) else self.bearer
+        return self.api_key or None
+
 
 @dataclass(frozen=True)
 class Authenticated:
@@ -55,12 +61,11 @@ async def authenticate(
     session: AsyncSession, settings: Settings, presented: Credentials
 ) -> Authenticated:
     now = clock.now()
+    api_key = presented.used_api_key()
+    if api_key is not None:
+        return (await api_key_grant(session, api_key)).use(now)
     if presented.bearer:
-        if credentials.looks_like_jwt(presented.bearer):
-            return await _from_access_token(session, settings, presented.bearer, now)
-        return await _from_api_key(session, presented.bearer, now)
-    if presented.api_key:
-        return await _from_api_key(session, presented.api_key, now)
+        return await _from_access_token(session, settings, presented.bearer, now)
     if presented.session_cookie:
         token_hash = credentials.token_digest(presented.session_cookie)
         found = await repo.active_session(session, now=now, token_hash=token_hash)
@@ -80,17 +85,30 @@ async def _from_access_token(
     raise Unauthenticated()
 
 
-async def _from_api_key(session: AsyncSession, key: str, now: datetime) -> Authenticated:
+@dataclass(frozen=True)
+class KeyGrant:
+    """What an unrevoked API key grants, and until when: all that authenticating with it needs,
+    so that a process may keep it (records/intake.py)."""
+
+    principal: Principal
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def use(self, now: datetime) -> Authenticated:
+        if self.expires_at is not None and self.expires_at <= now:
+            raise Unauthenticated()
+        stale = self.last_used_at is None or now - self.last_used_at >= LAST_USED_RESOLUTION
+        return Authenticated(self.principal, api_key_needs_touch=stale)
+
+
+async def api_key_grant(session: AsyncSession, key: str) -> KeyGrant:
     api_key = await repo.api_key_by_hash(session, credentials.token_digest(key))
     if api_key is None or api_key.revoked_at is not None:
         raise Unauthenticated()
-    if api_key.expires_at is not None and api_key.expires_at <= now:
-        raise Unauthenticated()
-    stale = api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION
     principal = Principal(
         kind="api_key", id=api_key.id, name=api_key.name, roles=tuple(api_key.roles)
     )
-    return Authenticated(principal, api_key_needs_touch=stale)
+    return KeyGrant(principal, api_key.expires_at, api_key.last_used_at)
 
 
 def _user_principal(user: User, session_id: str) -> Principal:

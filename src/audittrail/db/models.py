@@ -166,6 +166,10 @@ class LogHead(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     last_created_at: Mapped[datetime | None]
+    # Bumped with every system record, which every change to credentials, users, applications
+    # or param definitions leaves: what was checked against version V still holds while the
+    # head says V (records/intake.py).
+    registry_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class TreeNode(Base):

@@ -18,12 +18,12 @@ STORED_LEAF_HASH = "stored_leaf_hash"
 async def head(session: AsyncSession) -> Head:
     row = (
         await session.execute(
-            select(LogHead.size, LogHead.root_hash, LogHead.last_created_at).where(
-                LogHead.id == LOG_HEAD_ID
-            )
+            select(
+                LogHead.size, LogHead.root_hash, LogHead.last_created_at, LogHead.registry_version
+            ).where(LogHead.id == LOG_HEAD_ID)
         )
     ).one()
-    return Head(row.size, row.root_hash, row.last_created_at)
+    return Head(*row)
 
 
 async def seq_and_latest_checkpoint(

@@ -9,14 +9,14 @@ so another process's appends or a rolled-back transaction can never leave it sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.db.models import Record, TreeNode
+from audittrail.db.models import TreeNode
 from audittrail.integrity import entries
 from audittrail.integrity.tree import Frontier, Node, NodeStore
 
@@ -66,8 +66,9 @@ async def _frontier(session: AsyncSession, size: int, root: bytes) -> Frontier:
     return Frontier.from_nodes(size, found)
 
 
-async def extend(session: AsyncSession, size: int, root: bytes, records: Sequence[Record]) -> bytes:
-    """Add the records' leaves to the tree of this size and root; the new root.
+async def extend(session: AsyncSession, size: int, root: bytes, records: Sequence[Any]) -> bytes:
+    """Add the records' leaves (records rows: loaded or as appended) to the tree of this size
+    and root; the new root.
 
     Call with the log head locked, in the transaction that inserts the records.
     """

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response, status
 
 from audittrail.applications.schemas import ApplicationSummary
-from audittrail.auth.dependencies import Reader, Writer
+from audittrail.auth.dependencies import Presented, Reader, touch_later
+from audittrail.auth.principal import WRITER
 from audittrail.db.models import Record
 from audittrail.deps import ClientIP, ReadSession, RecordWriter
 from audittrail.pagination import Pages
 from audittrail.records import batch, idempotency, limits, service
 from audittrail.records import query as q
+from audittrail.records.intake import Checked, Intake, Registry, commit_checked
 from audittrail.records.schemas import (
     BatchItem,
     BatchResponse,
@@ -23,11 +24,14 @@ from audittrail.records.schemas import (
     RecordResponse,
     Severity,
 )
+from audittrail.records.sequencer import AppendedRecord
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
 
-def to_response(record: Record, visible_params: set[str] | None = None) -> RecordResponse:
+def to_response(
+    record: Record | AppendedRecord, visible_params: set[str] | None = None
+) -> RecordResponse:
     params = record.params
     if visible_params is not None:
         params = {key: value for key, value in params.items() if key in visible_params}
@@ -51,14 +55,21 @@ def to_response(record: Record, visible_params: set[str] | None = None) -> Recor
     )
 
 
-async def _release(session: AsyncSession) -> None:
-    """Give the request's read connection back before it waits for the group commit.
+async def writer_intake(
+    request: Request, background: BackgroundTasks, presented: Presented
+) -> Intake:
+    """The request's checks, its caller authenticated as a writer before its body is read.
 
-    Held through the wait, 30 concurrent requests on PostgreSQL (the pool's 10 + 20) would hold
-    every connection while the writer waits for one to commit them: nothing moves until the pool
-    times out. The application read stays usable: closing keeps loaded objects as they are.
+    No database session is held by the request: one held while waiting for the group commit
+    would starve the writer of connections under load.
     """
-    await session.close()
+    registry: Registry = request.app.state.registry
+    intake = Intake(registry, presented)
+    touch_later(background, registry.database, await intake.authenticate(WRITER))
+    return intake
+
+
+WriterIntake = Annotated[Intake, Depends(writer_intake)]
 
 
 @router.post(
@@ -72,9 +83,8 @@ async def _release(session: AsyncSession) -> None:
     "64 KiB serialized (413 past that) and 10 levels of nesting (422).",
 )
 async def create_record(
-    principal: Writer,
+    intake: WriterIntake,
     body: RecordCreate,
-    session: ReadSession,
     writer: RecordWriter,
     ip: ClientIP,
     response: Response,
@@ -89,13 +99,15 @@ async def create_record(
         ),
     ] = None,
 ) -> RecordResponse:
-    new = await service.prepare(
-        service.ApplicationLookup(session), body, principal=principal, ip=ip
-    )
-    limits.check_text("idempotency-key", idempotency_key, location="header")
-    claim = idempotency.claim(idempotency_key, new, body, principal, "header.idempotency-key")
-    await _release(session)
-    written = await writer.submit([new], [claim])
+
+    async def check() -> Checked:
+        principal = intake.principal
+        new = await service.prepare(intake, body, principal=principal, ip=ip)
+        limits.check_text("idempotency-key", idempotency_key, location="header")
+        claim = idempotency.claim(idempotency_key, new, body, principal, "header.idempotency-key")
+        return [new], [claim]
+
+    written = await commit_checked(intake, writer, check, WRITER)
     [record] = written.records
     response.headers["Location"] = f"{router.prefix}/{record.id}"
     if written.replayed[0]:
@@ -132,18 +144,18 @@ async def create_record(
     },
 )
 async def create_batch(
-    principal: Writer,
+    intake: WriterIntake,
     request: Request,
-    session: ReadSession,
     writer: RecordWriter,
     ip: ClientIP,
     response: Response,
 ) -> BatchResponse:
     items = batch.parse(await request.body(), request.headers.get("content-type", ""))
-    lookup = service.ApplicationLookup(session)
-    records, claims = await batch.prepare_all(lookup, items, principal=principal, ip=ip)
-    await _release(session)
-    written = await writer.submit(records, claims)
+
+    async def check() -> Checked:
+        return await batch.prepare_all(intake, items, principal=intake.principal, ip=ip)
+
+    written = await commit_checked(intake, writer, check, WRITER)
     if all(written.replayed):
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"

@@ -1,8 +1,9 @@
-"""Manual records: resolve the application, check params and limits, append to the log."""
+"""Manual records: resolve the application, check params and limits; search and get."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,34 +20,14 @@ from audittrail.records.schemas import RecordCreate
 from audittrail.records.sequencer import NewRecord
 
 
-class ApplicationLookup:
-    """Applications and their param definitions, each read once per request: a batch of a
-    thousand records usually names one application."""
+class ApplicationLookup(Protocol):
+    """Where records find their application and its param definitions (records/intake.py)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._by_id: dict[str, Application | None] = {}
-        self._by_key: dict[str, Application | None] = {}
-        self._definitions: dict[str, list[ParamDefinition]] = {}
+    async def by_id(self, application_id: str) -> Application | None: ...
 
-    async def by_id(self, application_id: str) -> Application | None:
-        if application_id not in self._by_id:
-            self._by_id[application_id] = await applications_repo.by_id(
-                self.session, application_id
-            )
-        return self._by_id[application_id]
+    async def by_key(self, key: str) -> Application | None: ...
 
-    async def by_key(self, key: str) -> Application | None:
-        if key not in self._by_key:
-            self._by_key[key] = await applications_repo.by_key(self.session, key)
-        return self._by_key[key]
-
-    async def definitions(self, application_id: str) -> list[ParamDefinition]:
-        if application_id not in self._definitions:
-            self._definitions[application_id] = await applications_repo.definitions(
-                self.session, application_id
-            )
-        return self._definitions[application_id]
+    async def definitions(self, application_id: str) -> list[ParamDefinition]: ...
 
 
 async def prepare(

@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.db.models import Record
-from audittrail.records.sequencer import NewRecord, append
+from audittrail.records.sequencer import AppendedRecord, NewRecord, append
 
 SYSTEM = "system"
 SECURITY = "security"
@@ -35,7 +34,7 @@ async def write(
     category: str = SYSTEM,
     severity: str = "low",
     ip_address: str | None = None,
-) -> Record:
+) -> AppendedRecord:
     [record] = await append(
         session,
         [

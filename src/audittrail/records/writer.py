@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,12 +21,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.engine import Database
-from audittrail.db.models import Record
 from audittrail.errors import Conflict, ServiceUnavailable
 from audittrail.records import idempotency, sequencer
 from audittrail.records import repository as repo
 from audittrail.records.idempotency import Claim
-from audittrail.records.sequencer import NewRecord, append
+from audittrail.records.sequencer import AppendedRecord, NewRecord, append
 
 log = structlog.get_logger(__name__)
 
@@ -42,14 +41,20 @@ COMMIT_FAILED = (
 class Written:
     """What one request gets back: its records, and which were replays of an earlier request."""
 
-    records: list[Record]
+    records: list[AppendedRecord]
     replayed: list[bool]
+
+
+class RegistryChanged(Exception):
+    """The records were checked against credentials or applications that have changed since:
+    nothing was stored; check them again (records/intake.py)."""
 
 
 @dataclass
 class _Pending:
     records: Sequence[NewRecord]
     claims: Sequence[Claim | None]
+    registry_version: int | None
     done: asyncio.Future[Written]
 
 
@@ -71,6 +76,8 @@ class GroupCommitWriter:
     queue_max: int = 10_000
     enqueue_timeout: float = 5.0
     retry_after: int = 1
+    # Told the registry version the log head holds at every commit (records/intake.py).
+    on_registry_version: Callable[[int], None] | None = None
     stats: WriterStats = field(default_factory=WriterStats)
 
     def __post_init__(self) -> None:
@@ -95,24 +102,31 @@ class GroupCommitWriter:
         self._task = None
 
     async def submit(
-        self, records: Sequence[NewRecord], claims: Sequence[Claim | None] | None = None
+        self,
+        records: Sequence[NewRecord],
+        claims: Sequence[Claim | None] | None = None,
+        *,
+        registry_version: int | None = None,
     ) -> Written:
         """Append these records in one transaction (with others' records); return once committed.
 
         A record whose idempotency claim was already made with the same request comes back as
         the original; one made with another request fails the whole submission with 409.
+        ``registry_version``: what the records were checked against; if the log head has moved
+        past it, nothing is stored and RegistryChanged is raised.
         """
         claims = claims if claims is not None else [None] * len(records)
-        pending = _Pending(records, claims, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        pending = _Pending(records, claims, registry_version, future)
         try:
             await asyncio.wait_for(self._queue.put(pending), self.enqueue_timeout)
         except TimeoutError:
-            raise self._unavailable(
+            raise self.unavailable(
                 "OVERLOADED", "The service is at capacity. Nothing was stored; retry shortly."
             ) from None
         return await pending.done
 
-    def _unavailable(self, code: str, message: str) -> ServiceUnavailable:
+    def unavailable(self, code: str, message: str) -> ServiceUnavailable:
         return ServiceUnavailable(
             message,
             code=code,
@@ -151,11 +165,11 @@ class GroupCommitWriter:
         live = [pending for pending in batch if not pending.done.cancelled()]
         try:
             async with self.database.write_session() as session:
-                outcomes = await _append_batch(session, live)
+                outcomes = await _append_batch(session, live, self.on_registry_version)
         except (DBAPIError, SQLAlchemyError, OSError) as error:
             self.stats.failed_batches += 1
             log.warning("batch commit failed", requests=len(live), error=str(error).splitlines()[0])
-            self._fail(live, self._unavailable("COMMIT_FAILED", COMMIT_FAILED))
+            self._fail(live, self.unavailable("COMMIT_FAILED", COMMIT_FAILED))
             return
         except Exception as error:  # a bug: let each request report it as such
             self.stats.failed_batches += 1
@@ -166,7 +180,11 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.records += appended
         self.stats.largest_batch = max(self.stats.largest_batch, appended)
-        for pending, outcome in zip(live, outcomes, strict=True):
+        self._settle(live, outcomes)
+
+    @staticmethod
+    def _settle(batch: list[_Pending], outcomes: list[Written | Exception]) -> None:
+        for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.done.done():
                 continue
             if isinstance(outcome, Written):
@@ -185,13 +203,24 @@ Step = NewRecord | str  # a record to append, or the id of one an earlier reques
 Identity = tuple[str, str]
 
 
-async def _append_batch(session: AsyncSession, batch: list[_Pending]) -> list[Written | Conflict]:
-    """Under the log's lock: settle idempotency claims, append what is new, keep new claims.
+async def _append_batch(
+    session: AsyncSession,
+    submitted: list[_Pending],
+    on_registry_version: Callable[[int], None] | None,
+) -> list[Written | Exception]:
+    """Under the log's lock: send back what was checked against a changed registry, settle
+    idempotency claims, append what is new, keep new claims.
 
     Claims are settled here rather than before queueing because only under the lock can no
     other request, of this process or another, be making the same claim at the same time.
     """
     head = await sequencer.lock(session)
+    if on_registry_version is not None:
+        on_registry_version(head.registry_version)
+    current = [
+        p.registry_version is None or p.registry_version == head.registry_version for p in submitted
+    ]
+    batch = [pending for pending, ok in zip(submitted, current, strict=True) if ok]
     identities = [c.identity for pending in batch for c in pending.claims if c is not None]
     known: dict[Identity, tuple[str, Step]] = dict(await repo.claims(session, identities))
     made: dict[Identity, tuple[str, Step]] = {}
@@ -248,9 +277,11 @@ async def _append_batch(session: AsyncSession, batch: list[_Pending]) -> list[Wr
             return plan
         return Written(
             records=[
-                originals[step] if isinstance(step, str) else appended[id(step)] for _, step in plan
+                AppendedRecord.of(originals[step]) if isinstance(step, str) else appended[id(step)]
+                for _, step in plan
             ],
             replayed=[new is not step for new, step in plan],
         )
 
-    return [result(plan) for plan in plans]
+    results = iter([result(plan) for plan in plans])
+    return [next(results) if ok else RegistryChanged() for ok in current]
