@@ -96,12 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(NoNulInUrl)
+    # Records first: routes are matched in order, and records are what is posted most.
     for router in (
+        records_router,
         auth_router,
         users_router,
         api_keys_router,
         applications_router,
-        records_router,
         log_router,
         metrics_router,
     ):

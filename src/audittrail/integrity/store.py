@@ -12,10 +12,25 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, tuple_
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    FromClause,
+    Integer,
+    Row,
+    Table,
+    and_,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+    union,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail.db import bulk
 from audittrail.db.models import TreeNode
 from audittrail.integrity import entries
 from audittrail.integrity.tree import Frontier, Node, NodeStore
@@ -56,6 +71,69 @@ def _any_of(keys: list[Node], dialect: str) -> ColumnElement[bool]:
     )
 
 
+# A BIGINT size has no bit above 62.
+LEVELS = 63
+
+
+def proof_nodes(
+    leaf: ColumnElement[int],
+    first_size: ColumnElement[int],
+    size: ColumnElement[int],
+    *,
+    inputs: FromClause | None = None,
+) -> CTE:
+    """The nodes a proof reads, as (level, node_index) rows worked out in SQL, so a proof's
+    inputs (a record's seq, the latest checkpoint) and its nodes are one statement.
+
+    The leaf, the siblings of it and of its ancestors that lie within size, and the nodes that
+    make up the trees of first_size and size: with first_size = size, exactly what an inclusion
+    proof of the leaf and its root read; with leaf = first_size - 1, what a consistency proof
+    from first_size to size and both roots read, and a few of the old tree's nodes besides.
+    ``inputs`` is the one-row FROM the expressions are columns of, if any.
+    """
+    levels = _levels()
+    level = levels.c.level
+    source = levels if inputs is None else levels.join(inputs, true())
+    ancestor = leaf.bitwise_rshift(level)
+    # ancestor XOR 1, in the arithmetic both databases have.
+    sibling = ancestor + 1 - 2 * ancestor.bitwise_and(1)
+    siblings = (
+        select(level, sibling).select_from(source).where(sibling < size.bitwise_rshift(level))
+    )
+    return union(
+        select(literal_column("0", Integer).label("level"), leaf.label("node_index")),
+        siblings,
+        *(
+            select(level, tree.bitwise_rshift(level) - 1)
+            .select_from(source)
+            .where(tree.bitwise_rshift(level).bitwise_and(1) == 1)
+            for tree in (first_size, size)
+        ),
+    ).cte("proof_nodes")
+
+
+def _levels() -> CTE:
+    levels = select(literal_column("0", Integer).label("level")).cte("levels", recursive=True)
+    return levels.union_all(select(levels.c.level + 1).where(levels.c.level < LEVELS - 1))
+
+
+def with_hashes(wanted: CTE) -> list[ColumnElement[Any]]:
+    """The wanted nodes' columns and their stored hash (NULL where the tree has no such node).
+
+    A subquery per node keeps every lookup on the primary key whatever a planner thinks of
+    the join's size.
+    """
+    stored = select(TREE_NODES.c.hash).where(
+        TREE_NODES.c.level == wanted.c.level, TREE_NODES.c.node_index == wanted.c.node_index
+    )
+    return [wanted.c.level, wanted.c.node_index, stored.scalar_subquery().label("hash")]
+
+
+def found(rows: Iterable[Row[Any]]) -> dict[Node, bytes]:
+    """The nodes of rows selected with :func:`with_hashes` that the tree has."""
+    return {(row.level, row.node_index): row.hash for row in rows if row.hash is not None}
+
+
 async def _frontier(session: AsyncSession, size: int, root: bytes) -> Frontier:
     engine = session.get_bind()
     assert isinstance(engine, Engine)
@@ -75,9 +153,9 @@ async def extend(session: AsyncSession, size: int, root: bytes, records: Sequenc
     frontier = await _frontier(session, size, root)
     extended = frontier.copy()
     created = extended.append(entries.record_leaf_hash(record) for record in records)
-    # A Core insert: the ORM's bulk path adds per-row work and nothing needed here.
-    await session.execute(
-        insert(TREE_NODES),
+    await bulk.insert_rows(
+        session,
+        TREE_NODES,
         [{"level": level, "node_index": index, "hash": digest} for level, index, digest in created],
     )
     engine = session.get_bind()

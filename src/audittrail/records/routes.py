@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request,
 from audittrail.applications.schemas import ApplicationSummary
 from audittrail.auth.dependencies import Presented, Reader, touch_later
 from audittrail.auth.principal import WRITER
-from audittrail.db.models import Record
+from audittrail.db.models import Application, Record
 from audittrail.deps import ClientIP, ReadSession, RecordWriter
 from audittrail.pagination import Pages
 from audittrail.records import batch, idempotency, limits, service
@@ -30,13 +30,17 @@ router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
 
 def to_response(
-    record: Record | AppendedRecord, visible_params: set[str] | None = None
+    record: Record | AppendedRecord,
+    visible_params: set[str] | None = None,
+    summaries: dict[str, ApplicationSummary] | None = None,
 ) -> RecordResponse:
+    """The record as answered. Built without validation: every value comes from storage or
+    from a checked request. ``summaries``: applications already summarised, by id, for a page
+    or batch that names one application many times."""
     params = record.params
     if visible_params is not None:
         params = {key: value for key, value in params.items() if key in visible_params}
-    application = record.application
-    return RecordResponse(
+    return RecordResponse.model_construct(
         id=record.id,
         event_type=record.event_type,
         category=record.category,
@@ -45,7 +49,7 @@ def to_response(
         actor=record.actor,
         application_id=record.application_id,
         application_key=record.application_key,
-        application=ApplicationSummary.model_validate(application) if application else None,
+        application=_summary(record.application, {} if summaries is None else summaries),
         entity_type=record.entity_type,
         entity_id=record.entity_id,
         severity=Severity(record.severity),
@@ -53,6 +57,16 @@ def to_response(
         metadata=record.metadata_,
         ip_address=record.ip_address,
     )
+
+
+def _summary(
+    application: Application | None, summaries: dict[str, ApplicationSummary]
+) -> ApplicationSummary | None:
+    if application is None:
+        return None
+    if application.id not in summaries:
+        summaries[application.id] = ApplicationSummary.model_validate(application)
+    return summaries[application.id]
 
 
 async def writer_intake(
@@ -159,7 +173,9 @@ async def create_batch(
     if all(written.replayed):
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return BatchResponse(records=[to_response(record) for record in written.records])
+    summaries: dict[str, ApplicationSummary] = {}
+    records = [to_response(record, summaries=summaries) for record in written.records]
+    return BatchResponse.model_construct(records=records)
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -233,8 +249,11 @@ async def list_records(
 ) -> RecordPage:
     found = await service.search(session, query, offset=pages.offset, limit=pages.page_size)
     visible = found.visible_params
+    summaries: dict[str, ApplicationSummary] = {}
     records = [
-        to_response(r, None if visible is None else visible.get(r.application_id or "", set()))
+        to_response(
+            r, None if visible is None else visible.get(r.application_id or "", set()), summaries
+        )
         for r in found.records
     ]
     return RecordPage(records=records, next_cursor=found.next_cursor, **pages.meta(found.total))

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
+from audittrail.db import bulk
 from audittrail.db.models import Application, LogHead, Record
 from audittrail.ids import new_id
 from audittrail.integrity import store as tree_store
@@ -129,8 +130,7 @@ async def append(
         _appended(new, seq=head.size + offset, created_at=created_at)
         for offset, new in enumerate(new_records)
     ]
-    # Core, not ORM objects: a batch of a thousand spent most of its time in the unit of work.
-    await session.execute(insert(RECORDS), [record.row() for record in records])
+    await bulk.insert_rows(session, RECORDS, [record.row() for record in records])
     root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
     changes_registry = any(new.source == "system" for new in new_records)
     await session.execute(
