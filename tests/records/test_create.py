@@ -404,6 +404,16 @@ async def test_nesting_deeper_than_10_is_422(client: httpx.AsyncClient) -> None:
             "body.metadata",
             "has a key that contains a NUL character.",
         ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"a": [[{"b": -9007199254740993}]]}}',
+            "body.params.a[0][0].b",
+            "is an integer beyond ±9007199254740991; send it as a string.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"a": ["ok", {"b": "\\u0000"}]}}',
+            "body.params.a[1].b",
+            "contains a NUL character.",
+        ),
     ],
 )
 async def test_values_the_log_cannot_hash_are_422(
@@ -422,6 +432,18 @@ async def test_values_the_log_cannot_hash_are_422(
         }
     }
     assert await record_total(client) == stored
+
+
+async def test_text_that_only_looks_like_a_problem_is_accepted(client: httpx.AsyncClient) -> None:
+    params = {
+        "escaped": "a backslash, then u0000: \\u0000",
+        "digits": "12345678901234567890",
+        "brackets": "[[[[[[{{{{{{",
+        "precise": 0.12345678901234567,
+    }
+    response = await client.post(RECORDS, json=base_body(params=params))
+    assert response.status_code == 201
+    assert response.json()["params"] == params
 
 
 async def test_largest_exact_integer_is_accepted(client: httpx.AsyncClient) -> None:

@@ -1,5 +1,6 @@
 """The leaf encoding of a record: RFC 8785 canonical JSON of a fixed set of its fields."""
 
+import functools
 import json
 import operator
 from collections.abc import Mapping
@@ -153,5 +154,11 @@ def _timestamp(value: object) -> str:
         raise ValueError(f"created_at must be a datetime or a string, got {type(value).__name__}")
     if value.utcoffset() is None:
         raise ValueError("created_at must be timezone-aware")
+    return _utc_text(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _utc_text(value: datetime) -> str:
+    """Remembers the last one: every record of a batch has the same created_at."""
     utc = value.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"

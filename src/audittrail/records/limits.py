@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from audittrail.errors import FieldProblem, PayloadTooLarge, Unprocessable
@@ -28,6 +29,47 @@ def check_text(field: str, value: str | None, *, location: str = "body") -> None
 
 def check_json(field: str, value: dict[str, Any]) -> None:
     """422 past MAX_DEPTH levels or for values outside I-JSON; 413 past MAX_JSON_BYTES."""
+    serialized = _plainly_fine(value)
+    if serialized is None:
+        _check_each_value(field, value)
+        serialized = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    size = len(serialized)
+    if size > MAX_JSON_BYTES:
+        problem = FieldProblem(
+            f"body.{field}", "TOO_LARGE", f"is {size} bytes; the limit is {MAX_JSON_BYTES}."
+        )
+        raise PayloadTooLarge(
+            f"{field} is {size} bytes serialized; the limit is {MAX_JSON_BYTES}.", details=[problem]
+        )
+
+
+# Sixteen digits in a row: where an integer past 2**53 would show (floats too, harmlessly).
+_LONG_DIGITS = re.compile(r"[0-9]{16}")
+
+
+def _plainly_fine(value: dict[str, Any]) -> bytes | None:
+    """The value serialized, if its serialization alone shows it needs no walk; else None.
+
+    Nearly every record's params qualify, and one encoding is far cheaper than visiting every
+    value with its path. Each test errs only towards the walk: a NUL shows as \\u0000, a lone
+    surrogate fails to encode, a non-finite float fails to serialize, a long integer shows as a
+    long run of digits, and fewer brackets than MAX_DEPTH cannot nest deeper.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        serialized = text.encode()
+    except ValueError:  # UnicodeEncodeError is one
+        return None
+    if "\\u0000" in text or _LONG_DIGITS.search(text):
+        return None
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        return None
+    return serialized
+
+
+def _check_each_value(field: str, value: dict[str, Any]) -> None:
+    """Every key and scalar by its path: 422 for the first the log cannot take, or past
+    MAX_DEPTH."""
     deepest = 0
     stack: list[tuple[Any, int, str]] = [(value, 1, f"body.{field}")]
     while stack:
@@ -54,14 +96,6 @@ def check_json(field: str, value: dict[str, Any]) -> None:
             f"{field} nests deeper than {MAX_DEPTH} levels.",
             code="JSON_TOO_DEEP",
             details=[problem],
-        )
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-    if size > MAX_JSON_BYTES:
-        problem = FieldProblem(
-            f"body.{field}", "TOO_LARGE", f"is {size} bytes; the limit is {MAX_JSON_BYTES}."
-        )
-        raise PayloadTooLarge(
-            f"{field} is {size} bytes serialized; the limit is {MAX_JSON_BYTES}.", details=[problem]
         )
 
 

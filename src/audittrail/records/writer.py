@@ -83,6 +83,7 @@ class GroupCommitWriter:
     def __post_init__(self) -> None:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.queue_max)
         self._task: asyncio.Task[None] | None = None
+        self._last_batch_shared = False
 
     @property
     def queued(self) -> int:
@@ -143,9 +144,15 @@ class GroupCommitWriter:
                     self._queue.task_done()
 
     async def _gather(self) -> list[_Pending]:
+        """What is queued, and what arrives within batch_wait if the last batch was shared.
+
+        A lone client would only ever wait the full batch_wait for nobody; under concurrency
+        the wait gathers the requests that are a moment away.
+        """
         batch = [await self._queue.get()]
         count = len(batch[0].records)
-        deadline = asyncio.get_running_loop().time() + self.batch_wait
+        wait = self.batch_wait if self._last_batch_shared else 0.0
+        deadline = asyncio.get_running_loop().time() + wait
         while count < self.batch_max:
             if self._queue.empty():
                 remaining = deadline - asyncio.get_running_loop().time()
@@ -159,6 +166,7 @@ class GroupCommitWriter:
                 pending = self._queue.get_nowait()
             batch.append(pending)
             count += len(pending.records)
+        self._last_batch_shared = len(batch) > 1
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
