@@ -1,8 +1,9 @@
 """Many rows into one table in the caller's transaction, by each driver's fastest path.
 
-PostgreSQL takes them by COPY (binary, through asyncpg), SQLite by one executemany of plain
-tuples. Either way the values go through the columns' own bind processors once, and none of the
-ORM's or Core's per-row work: for a batch of a thousand records that was most of the insert.
+PostgreSQL takes many by COPY (binary, through asyncpg), a few and SQLite's by one executemany
+of plain tuples. Either way the values go through the columns' own bind processors once, and
+none of the ORM's or Core's per-row work: for a batch of a thousand records that was most of the
+insert.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 Processor = Callable[[Any], Any] | None
+# asyncpg's COPY first asks the server for the table's columns: a round trip that only pays
+# for itself over many rows.
+COPY_MIN_ROWS = 64
 
 
 async def insert_rows(
@@ -37,14 +41,21 @@ async def insert_rows(
         )
         for row in rows
     ]
-    if dialect.name == "postgresql":
+    if dialect.name == "postgresql" and len(values) >= COPY_MIN_ROWS:
         await _copy(connection, table, names, values)
     else:
-        columns = ", ".join(names)
-        marks = ", ".join("?" * len(names))
-        await connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", values
-        )
+        await connection.exec_driver_sql(_insert_statement(table, names, dialect), values)
+
+
+@lru_cache(maxsize=64)
+def _insert_statement(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
+    if dialect.paramstyle == "qmark":
+        marks = ["?"] * len(names)
+    elif dialect.paramstyle == "numeric_dollar":
+        marks = [f"${number}" for number in range(1, len(names) + 1)]
+    else:
+        raise NotImplementedError(f"parameter style {dialect.paramstyle}")
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(marks)})"
 
 
 @lru_cache(maxsize=64)

@@ -91,17 +91,26 @@ class Head:
     registry_version: int
 
 
+LOG_HEAD = cast(Table, LogHead.__table__)
+_LOCK_HEAD = (
+    select(
+        LOG_HEAD.c.size,
+        LOG_HEAD.c.root_hash,
+        LOG_HEAD.c.last_created_at,
+        LOG_HEAD.c.registry_version,
+    )
+    .where(LOG_HEAD.c.id == LOG_HEAD_ID)
+    .with_for_update()
+)
+_UPDATE_HEAD = update(LOG_HEAD).where(LOG_HEAD.c.id == LOG_HEAD_ID)
+
+
 async def lock(session: AsyncSession) -> Head:
     """Take the log's write lock for the rest of the transaction; the head as it stands."""
-    head = (
-        await session.execute(
-            select(
-                LogHead.size, LogHead.root_hash, LogHead.last_created_at, LogHead.registry_version
-            )
-            .where(LogHead.id == LOG_HEAD_ID)
-            .with_for_update()
-        )
-    ).one()
+    # Core on the session's connection: the ORM's statement handling costs more than the
+    # statement, and every group commit runs these.
+    connection = await session.connection()
+    head = (await connection.execute(_LOCK_HEAD)).one()
     return Head(*head)
 
 
@@ -133,15 +142,14 @@ async def append(
     await bulk.insert_rows(session, RECORDS, [record.row() for record in records])
     root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
     changes_registry = any(new.source == "system" for new in new_records)
-    await session.execute(
-        update(LogHead)
-        .where(LogHead.id == LOG_HEAD_ID)
-        .values(
-            size=head.size + len(records),
-            root_hash=root_hash,
-            last_created_at=created_at,
-            registry_version=head.registry_version + changes_registry,
-        )
+    await (await session.connection()).execute(
+        _UPDATE_HEAD,
+        {
+            "size": head.size + len(records),
+            "root_hash": root_hash,
+            "last_created_at": created_at,
+            "registry_version": head.registry_version + changes_registry,
+        },
     )
     return records
 
