@@ -8,43 +8,63 @@ insert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table
+from sqlalchemy import LargeBinary, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-Processor = Callable[[Any], Any] | None
+Processor = Callable[[Any], Any]
 # asyncpg's COPY first asks the server for the table's columns: a round trip that only pays
 # for itself over many rows.
 COPY_MIN_ROWS = 64
 
 
 async def insert_rows(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+    session: AsyncSession, table: Table, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Insert the rows: dicts by column name, every one with the same keys in the same order."""
+    """Insert the rows: tuples of the named columns' values, in that order."""
     if not rows:
         return
-    names = tuple(rows[0])
     connection = await session.connection()
     dialect = connection.dialect
-    processors = _processors(table, names, dialect)
-    values = [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip(row.values(), processors, strict=True)
-        )
-        for row in rows
-    ]
-    if dialect.name == "postgresql" and len(values) >= COPY_MIN_ROWS:
-        await _copy(connection, table, names, values)
+    processed = _processed(table, names, dialect)
+    if processed:
+        rows = [_processed_row(row, processed) for row in rows]
+    if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        await _copy(connection, table, names, rows)
     else:
-        await connection.exec_driver_sql(_insert_statement(table, names, dialect), values)
+        await connection.exec_driver_sql(_insert_statement(table, names, dialect), rows)
+
+
+def _processed_row(
+    row: tuple[Any, ...], processed: tuple[tuple[int, Processor], ...]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for index, process in processed:
+        values[index] = process(values[index])
+    return tuple(values)
+
+
+@lru_cache(maxsize=64)
+def _processed(
+    table: Table, names: tuple[str, ...], dialect: Dialect
+) -> tuple[tuple[int, Processor], ...]:
+    """The columns whose values need converting for the driver, with their converters. Binary
+    columns take bytes as they are, whatever wrapper SQLAlchemy would put around them."""
+    processed = []
+    for index, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):
+            continue
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processed.append((index, process))
+    return tuple(processed)
 
 
 @lru_cache(maxsize=64)
@@ -58,18 +78,16 @@ def _insert_statement(table: Table, names: tuple[str, ...], dialect: Dialect) ->
     return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(marks)})"
 
 
-@lru_cache(maxsize=64)
-def _processors(table: Table, names: tuple[str, ...], dialect: Dialect) -> tuple[Processor, ...]:
-    return tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-
-
 async def _copy(
-    connection: AsyncConnection, table: Table, names: tuple[str, ...], values: list[tuple[Any, ...]]
+    connection: AsyncConnection,
+    table: Table,
+    names: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
 ) -> None:
     raw = await connection.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name, records=values, columns=names
+            table.name, records=rows, columns=names
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
         # asyncpg's own exceptions, not SQLAlchemy's: made into what every other statement

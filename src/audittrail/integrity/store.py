@@ -153,11 +153,7 @@ async def extend(session: AsyncSession, size: int, root: bytes, records: Sequenc
     frontier = await _frontier(session, size, root)
     extended = frontier.copy()
     created = extended.append(entries.record_leaf_hash(record) for record in records)
-    await bulk.insert_rows(
-        session,
-        TREE_NODES,
-        [{"level": level, "node_index": index, "hash": digest} for level, index, digest in created],
-    )
+    await bulk.insert_rows(session, TREE_NODES, ("level", "node_index", "hash"), created)
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     _frontiers[engine] = extended

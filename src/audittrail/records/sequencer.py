@@ -8,6 +8,7 @@ a rolled-back transaction gives its numbers back.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,17 +71,17 @@ class AppendedRecord:
     @classmethod
     def of(cls, record: Record) -> AppendedRecord:
         """The same for a record loaded through the ORM, its application loaded with it."""
-        columns = {name: getattr(record, name) for name in _COLUMNS}
+        columns = {name: getattr(record, name) for name in _ATTRIBUTES}
         return cls(**columns, application=record.application)
 
-    def row(self) -> dict[str, Any]:
-        """The values to insert, by column name."""
-        values = {name: getattr(self, name) for name in _COLUMNS}
-        values["metadata"] = values.pop("metadata_")
-        return values
+    def row(self) -> tuple[Any, ...]:
+        """The values to insert, in the order of COLUMNS."""
+        return _column_values(self)
 
 
-_COLUMNS = tuple(name for name in AppendedRecord.__slots__ if name != "application")
+_ATTRIBUTES = tuple(name for name in AppendedRecord.__slots__ if name != "application")
+_column_values = operator.attrgetter(*_ATTRIBUTES)
+COLUMNS = tuple("metadata" if name == "metadata_" else name for name in _ATTRIBUTES)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ async def append(
         _appended(new, seq=head.size + offset, created_at=created_at)
         for offset, new in enumerate(new_records)
     ]
-    await bulk.insert_rows(session, RECORDS, [record.row() for record in records])
+    await bulk.insert_rows(session, RECORDS, COLUMNS, [record.row() for record in records])
     root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
     changes_registry = any(new.source == "system" for new in new_records)
     await (await session.connection()).execute(
