@@ -82,6 +82,7 @@ class Intake:
         self.registry = registry
         self.presented = presented
         self.fresh = False
+        self.used_kept = False  # whether anything came from the registry's copy
         self.version: int | None = None
         self.authenticated: auth_service.Authenticated | None = None
 
@@ -93,6 +94,7 @@ class Intake:
     def refresh(self) -> None:
         """Check everything again from the database, ignoring (and renewing) what is kept."""
         self.fresh = True
+        self.used_kept = False
         self.version = None
 
     async def authenticate(self, *roles: str) -> auth_service.Authenticated:
@@ -100,7 +102,7 @@ class Intake:
         try:
             return await self._authenticate(roles)
         except (Unauthenticated, Forbidden):
-            if self.fresh:
+            if not self.used_kept:
                 raise
             self.refresh()
             return await self._authenticate(roles)
@@ -157,6 +159,7 @@ class Intake:
         query: Callable[[AsyncSession], Awaitable[_V]],
     ) -> _V:
         if not self.fresh and key in kept:
+            self.used_kept = True
             self._used(self.registry.version)
             return kept[key]
         value, version = await self.registry.read(query)
@@ -178,7 +181,7 @@ async def commit_checked(
         try:
             records, claims = await check()
         except AppError:
-            if intake.fresh:
+            if not intake.used_kept:
                 raise
             intake.refresh()
             await intake.authenticate(role)
