@@ -54,7 +54,10 @@ class Settings(BaseSettings):
 
     batch_max: int = Field(default=500, ge=1, description="Records per group commit, at most.")
     batch_wait_ms: float = Field(
-        default=2.0, ge=0, description="How long a group commit waits for more records."
+        default=2.0,
+        ge=0,
+        description="How long a group commit waits for more records, when the last one had "
+        "several requests (a lone client is never kept waiting).",
     )
     write_queue_max: int = Field(default=10_000, ge=1, description="Requests waiting to commit.")
     write_queue_timeout: float = Field(
