@@ -140,7 +140,8 @@ async def test_proof_refusals(
     stored = await record_total(client)
 
     too_far = f"must be above the record's index {BOOTSTRAP_RECORDS} and at most {size}."
-    for tree_size in (BOOTSTRAP_RECORDS, size + 1):
+    # Past BIGINT too: the answer is the same.
+    for tree_size in (BOOTSTRAP_RECORDS, size + 1, 2**63 - 1, 2**63, 2**70):
         response = await client.get(proof, params={"tree_size": tree_size})
         assert response.status_code == 422
         assert response.json() == out_of_range("tree_size", too_far)
@@ -165,6 +166,35 @@ async def test_proof_refusals(
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
     assert await record_total(client) == stored
+
+
+async def test_proofs_at_every_size_and_index_verify(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """Every record at every size, and every pair of sizes, up to 13 records (8 + 4 + 1)."""
+    await post_records(client, 13 - BOOTSTRAP_RECORDS)
+    lines = await entry_lines(client)
+    leaves = [leaf_hash(line) for line in lines]
+    ids = [json.loads(line)["id"] for line in lines]
+    roots = {size: root_from_leaf_hashes(leaves[:size]) for size in range(1, len(lines) + 1)}
+    for size, root in roots.items():
+        for seq in range(size):
+            response = await client.get(f"{RECORDS}/{ids[seq]}/proof", params={"tree_size": size})
+            assert response.status_code == 200, response.text
+            proof = response.json()
+            assert (proof["leaf_hash"], proof["root_hash"]) == (b64(leaves[seq]), b64(root))
+            path = [base64.b64decode(element) for element in proof["inclusion_path"]]
+            verify_inclusion(seq, size, leaves[seq], path, root)
+        for first in range(1, size + 1):
+            response = await anonymous.get(
+                f"{LOG}/consistency", params={"first": first, "second": size}
+            )
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert answer["first_root"] == b64(roots[first])
+            assert answer["second_root"] == b64(root)
+            proof = [base64.b64decode(element) for element in answer["proof"]]
+            verify_consistency(first, size, proof, roots[first], root)
 
 
 async def test_consistency_proofs_between_stored_checkpoints_verify(
@@ -197,6 +227,8 @@ async def test_consistency_refusals(client: httpx.AsyncClient) -> None:
     for first, second, parameter, message in (
         (3, 2, "first", "must be at least 1 and at most second (2)."),
         (1, size + 1, "second", f"must be at most the log's size ({size})."),
+        (2**63, 2**70, "second", f"must be at most the log's size ({size})."),
+        (2**70, 2**63, "first", f"must be at least 1 and at most second ({2**63})."),
     ):
         response = await client.get(f"{LOG}/consistency", params={"first": first, "second": second})
         assert response.status_code == 422

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import BigInteger, Row, Select, and_, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import LogHead, Record, SignedCheckpoint, TreeNode
+from audittrail.integrity import store
 from audittrail.integrity.canonical import LEAF_FIELDS
+from audittrail.integrity.tree import Node
 from audittrail.records.sequencer import LOG_HEAD_ID, Head
 
 STORED_LEAF_HASH = "stored_leaf_hash"
@@ -26,24 +29,97 @@ async def head(session: AsyncSession) -> Head:
     return Head(*row)
 
 
-async def seq_and_latest_checkpoint(
-    session: AsyncSession, record_id: str
-) -> tuple[int, SignedCheckpoint | None] | None:
-    """The record's seq and the latest checkpoint, in one round trip (a proof's hot path)."""
-    latest = (
-        select(SignedCheckpoint.tree_size)
-        .order_by(SignedCheckpoint.tree_size.desc())
-        .limit(1)
-        .scalar_subquery()
+# Sizes are BIGINT: a larger one is looked up as the largest, which no log reaches.
+MAX_SIZE = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class InclusionInputs:
+    """What a record's inclusion proof is made of."""
+
+    seq: int
+    head_size: int
+    checkpoint_size: int | None
+    """Of the checkpoint at the tree_size asked for, or of the latest one."""
+    checkpoint_note: str | None
+    nodes: dict[Node, bytes]
+    """Those the proof and its root read at the tree_size asked for, or the checkpoint's."""
+
+
+async def inclusion_inputs(
+    session: AsyncSession, record_id: str, tree_size: int | None
+) -> InclusionInputs | None:
+    """Read in one statement: each one more is a round trip (on SQLite, thread hops) on a
+    proof's hot path. None for an unknown record."""
+    connection = await session.connection()
+    size = None if tree_size is None else min(tree_size, MAX_SIZE)
+    result = await connection.execute(
+        _INCLUSION_INPUTS, {"record_id": record_id, "tree_size": size}
     )
-    row = (
-        await session.execute(
-            select(Record.seq, SignedCheckpoint)
-            .outerjoin(SignedCheckpoint, SignedCheckpoint.tree_size == latest)
-            .where(Record.id == record_id)
+    rows = result.all()
+    if not rows:
+        return None
+    row = rows[0]
+    return InclusionInputs(row.seq, row.head_size, row.checkpoint_size, row.note, store.found(rows))
+
+
+def _inclusion_inputs() -> Select[Any]:
+    records, head, checkpoints = Record.__table__, LogHead.__table__, SignedCheckpoint.__table__
+    tree_size = bindparam("tree_size", type_=BigInteger)
+    latest = select(func.max(checkpoints.c.tree_size)).scalar_subquery()
+    asked = (
+        select(
+            records.c.seq,
+            head.c.size.label("head_size"),
+            checkpoints.c.tree_size.label("checkpoint_size"),
+            checkpoints.c.note,
+            func.coalesce(tree_size, checkpoints.c.tree_size).label("proof_size"),
         )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])
+        .select_from(
+            records.join(head, head.c.id == LOG_HEAD_ID).outerjoin(
+                checkpoints, checkpoints.c.tree_size == func.coalesce(tree_size, latest)
+            )
+        )
+        .where(records.c.id == bindparam("record_id"))
+        .cte("asked")
+    )
+    size = asked.c.proof_size
+    wanted = store.proof_nodes(asked.c.seq, size, size, inputs=asked)
+    return select(asked, *store.with_hashes(wanted)).select_from(asked.outerjoin(wanted, true()))
+
+
+_INCLUSION_INPUTS = _inclusion_inputs()
+
+
+@dataclass(frozen=True)
+class ConsistencyInputs:
+    head_size: int
+    nodes: dict[Node, bytes]
+    """Those the proof between the two sizes and both roots read."""
+
+
+async def consistency_inputs(session: AsyncSession, first: int, second: int) -> ConsistencyInputs:
+    """One statement; first must be at least 1 and at most second."""
+    connection = await session.connection()
+    result = await connection.execute(
+        _CONSISTENCY_INPUTS, {"first": min(first, MAX_SIZE), "second": min(second, MAX_SIZE)}
+    )
+    rows = result.all()
+    return ConsistencyInputs(rows[0].head_size, store.found(rows))
+
+
+def _consistency_inputs() -> Select[Any]:
+    head = LogHead.__table__
+    first = bindparam("first", type_=BigInteger)
+    wanted = store.proof_nodes(first - 1, first, bindparam("second", type_=BigInteger))
+    return (
+        select(head.c.size.label("head_size"), *store.with_hashes(wanted))
+        .select_from(head.outerjoin(wanted, true()))
+        .where(head.c.id == LOG_HEAD_ID)
+    )
+
+
+_CONSISTENCY_INPUTS = _consistency_inputs()
 
 
 async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
@@ -51,10 +127,6 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
         select(SignedCheckpoint).order_by(SignedCheckpoint.tree_size.desc()).limit(1)
     )
     return result.scalar_one_or_none()
-
-
-async def checkpoint_at(session: AsyncSession, tree_size: int) -> SignedCheckpoint | None:
-    return await session.get(SignedCheckpoint, tree_size)
 
 
 async def checkpoints_page(

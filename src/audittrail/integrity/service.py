@@ -36,58 +36,43 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint:
 async def inclusion_proof(
     session: AsyncSession, record_id: str, tree_size: int | None, *, retry_after: int
 ) -> InclusionProofResponse:
-    found = await repo.seq_and_latest_checkpoint(session, record_id)
+    found = await repo.inclusion_inputs(session, record_id, tree_size)
     if found is None:
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
-    seq, latest = found
-    checkpoint: SignedCheckpoint | None
+    seq, nodes = found.seq, found.nodes
     if tree_size is None:
-        checkpoint = latest
-        if checkpoint is None or checkpoint.tree_size <= seq:
+        if found.checkpoint_size is None or found.checkpoint_size <= seq:
             raise Conflict(
                 "No checkpoint covers this record yet; ask again shortly.",
                 code="NOT_YET_CHECKPOINTED",
                 headers={"Retry-After": str(retry_after)},
             )
-        tree_size = checkpoint.tree_size
-    else:
-        head = await repo.head(session)
-        if not seq < tree_size <= head.size:
-            raise _invalid(
-                "tree_size",
-                f"must be above the record's index {seq} and at most {head.size}.",
-            )
-        checkpoint = await repo.checkpoint_at(session, tree_size)
-    index = seq
-    wanted = [(0, index), *tree.inclusion_proof_nodes(index, tree_size)]
-    nodes = await store.nodes(session, [*wanted, *tree.Frontier.nodes_needed(tree_size)])
+        tree_size = found.checkpoint_size
+    elif not seq < tree_size <= found.head_size:
+        raise _invalid(
+            "tree_size",
+            f"must be above the record's index {seq} and at most {found.head_size}.",
+        )
     return InclusionProofResponse(
         record_id=record_id,
-        leaf_index=index,
-        leaf_hash=b64(nodes[(0, index)]),
+        leaf_index=seq,
+        leaf_hash=b64(nodes[(0, seq)]),
         tree_size=tree_size,
         root_hash=b64(tree.tree_root(tree_size, nodes)),
-        inclusion_path=[b64(h) for h in tree.inclusion_proof(index, tree_size, nodes)],
-        checkpoint=checkpoint.note if checkpoint else None,
+        inclusion_path=[b64(h) for h in tree.inclusion_proof(seq, tree_size, nodes)],
+        checkpoint=found.checkpoint_note,
     )
 
 
 async def consistency_proof(
     session: AsyncSession, first: int, second: int
 ) -> ConsistencyProofResponse:
-    head = await repo.head(session)
     if not 1 <= first <= second:
         raise _invalid("first", f"must be at least 1 and at most second ({second}).")
-    if second > head.size:
-        raise _invalid("second", f"must be at most the log's size ({head.size}).")
-    nodes = await store.nodes(
-        session,
-        [
-            *tree.consistency_proof_nodes(first, second),
-            *tree.Frontier.nodes_needed(first),
-            *tree.Frontier.nodes_needed(second),
-        ],
-    )
+    found = await repo.consistency_inputs(session, first, second)
+    if second > found.head_size:
+        raise _invalid("second", f"must be at most the log's size ({found.head_size}).")
+    nodes = found.nodes
     return ConsistencyProofResponse(
         first=first,
         second=second,

@@ -104,10 +104,10 @@ def proof_nodes(
         select(literal_column("0", Integer).label("level"), leaf.label("node_index")),
         siblings,
         *(
-            select(level, tree.bitwise_rshift(level) - 1)
+            select(level, tree_size.bitwise_rshift(level) - 1)
             .select_from(source)
-            .where(tree.bitwise_rshift(level).bitwise_and(1) == 1)
-            for tree in (first_size, size)
+            .where(tree_size.bitwise_rshift(level).bitwise_and(1) == 1)
+            for tree_size in (first_size, size)
         ),
     ).cte("proof_nodes")
 
