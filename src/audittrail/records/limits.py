@@ -43,6 +43,8 @@ def check_json(field: str, value: dict[str, Any]) -> None:
         )
 
 
+# json.dumps with any option builds a new encoder per call; this one is built once.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # Sixteen digits in a row: where an integer past 2**53 would show (floats too, harmlessly).
 _LONG_DIGITS = re.compile(r"[0-9]{16}")
 
@@ -56,7 +58,7 @@ def _plainly_fine(value: dict[str, Any]) -> bytes | None:
     long run of digits, and fewer brackets than MAX_DEPTH cannot nest deeper.
     """
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _COMPACT.encode(value)
         serialized = text.encode()
     except ValueError:  # UnicodeEncodeError is one
         return None
