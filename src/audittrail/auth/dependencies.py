@@ -10,7 +10,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from audittrail.auth import service
 from audittrail.auth.principal import ADMIN, READER, WRITER, Principal
 from audittrail.db.engine import Database
-from audittrail.deps import get_database, get_settings
+from audittrail.deps import ReadSession, get_database, get_settings
 from audittrail.errors import Forbidden
 
 SESSION_COOKIE = "antidote_session"
@@ -40,12 +40,15 @@ Presented = Annotated[service.Credentials, Depends(presented_credentials)]
 
 
 async def current_principal(
-    request: Request, background: BackgroundTasks, presented: Presented
+    request: Request, background: BackgroundTasks, presented: Presented, session: ReadSession
 ) -> Principal:
-    database = get_database(request)
-    async with database.read_session() as session:
-        authenticated = await service.authenticate(session, get_settings(request), presented)
-    touch_later(background, database, authenticated)
+    """The caller, looked up on the request's read session: a route that reads shares it (one
+    session, not two, per request). Other methods give its connection back at once: held while
+    they wait for a write connection, a burst of writes could take every one in the pool."""
+    authenticated = await service.authenticate(session, get_settings(request), presented)
+    if request.method not in ("GET", "HEAD"):
+        await session.close()
+    touch_later(background, get_database(request), authenticated)
     return authenticated.principal
 
 
