@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audittrail.config import Settings
-from audittrail.integrity import canonical, checkpoint
+from audittrail.integrity import canonical, checkpoint, leaf_reader
 from tests.log.support import (
     BOOTSTRAP_RECORDS,
     LOG,
@@ -182,6 +182,10 @@ CASES = {
 async def build_log(settings: Settings, *, checkpoint_every_record: bool) -> tuple[Log, str]:
     """POSTED records through the API; the log as served, and the verifier key. Stops the app."""
     async with running(hourly_checkpoints(settings)) as (app, client):
+        # The bootstrap head, signed before the first post rather than by the checkpointer's
+        # first round, which a fast first post can beat.
+        if checkpoint_every_record:
+            await checkpoint_now(app)
         for _ in range(POSTED):
             await post_records(client, 1)
             if checkpoint_every_record:
@@ -240,3 +244,38 @@ async def test_tampering_is_found(settings: Settings, tmp_path: Path, case: Case
     assert result.output.startswith(case.failure), result.output
     for expected in case.also:
         assert expected in result.output
+
+
+# The cases where what is wrong is in the records, which a large log has hashed in workers.
+IN_THE_RECORDS = (
+    "changed field",
+    "deleted record",
+    "cut tail",
+    "swapped pair",
+    "inserted record",
+    "rewritten record and leaf hash",
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [Case(lambda log: [], "OK"), *(CASES[name] for name in IN_THE_RECORDS)],
+    ids=["untouched", *IN_THE_RECORDS],
+)
+async def test_worker_processes_find_the_same(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: Case
+) -> None:
+    """Read as a large log is, by worker processes, three records a chunk, so that every
+    change spans chunks and workers: the same verdict, word for word."""
+    log, verifier_key = await build_log(
+        settings, checkpoint_every_record=case.checkpoint_every_record
+    )
+    await tamper(settings.database_url, *case.change(log))
+    key_file = tmp_path / "verifier.key"
+    key_file.write_text(verifier_key + "\n")
+    in_process = await verify("--database", settings.database_url, "--key", str(key_file))
+    monkeypatch.setattr(leaf_reader, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(leaf_reader, "CHUNK", 3)
+    in_workers = await verify("--database", settings.database_url, "--key", str(key_file))
+    assert in_process.output.startswith(case.failure), in_process.output
+    assert (in_workers.exit_code, in_workers.output) == (in_process.exit_code, in_process.output)

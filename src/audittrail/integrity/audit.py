@@ -1,17 +1,19 @@
 """Recomputes a log from its entries, in order, and names the first place it stops fitting.
 
-Sources (the database, a running server, an exported file) feed entries one by one with, where
-they have one, the stored leaf hash of each; checkpoints are verified against the published key
-before they are handed in. Nothing here trusts the stored tree: every root is recomputed.
+Sources (the database, a running server, an exported file) feed entries one by one, or their
+leaf hashes where they were computed elsewhere, with the stored leaf hash of each where they
+have one; checkpoints are verified against the published key before they are handed in.
+Nothing here trusts the stored tree: every root is recomputed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from audittrail.integrity import canonical
 from audittrail.integrity.hashing import leaf_hash
@@ -74,6 +76,7 @@ class LogAudit:
     problems: list[Problem] = field(default_factory=list)
     _frontier: Frontier = field(default_factory=Frontier)
     _roots: dict[int, bytes] = field(init=False)
+    _sizes: list[int] = field(init=False)
     _last_good_size: int = 0
     _root_failed: bool = False
     _stopped: bool = False
@@ -82,6 +85,7 @@ class LogAudit:
 
     def __post_init__(self) -> None:
         self._roots = {checkpoint.size: checkpoint.root_hash for checkpoint in self.checkpoints}
+        self._sizes = sorted(self._roots)
 
     def consistency_pairs(self) -> list[tuple[Checkpoint, Checkpoint]]:
         """Each checkpoint with the next larger one (size 0 has no consistency proof)."""
@@ -113,32 +117,87 @@ class LogAudit:
         ``leaf_bytes``, where given, are hashed as the leaf instead of the entry's canonical
         encoding: the source vouches that they are that encoding, and only a root says so.
         """
-        if self._skipped is not None:
-            return self._look_for_skipped(entry.get("seq"))
-        if self._stopped:
-            return False
-        if not self._in_order(entry.get("seq")):
-            self._stopped = True
-            return self._skipped is not None
-        seq = self.size
+        verdict = self._out_of_place(entry.get("seq"))
+        if verdict is not None:
+            return verdict
         try:
             if leaf_bytes is None:
                 leaf_bytes = canonical.record_leaf_bytes(entry)
             leaf = leaf_hash(leaf_bytes)
         except ValueError as error:
-            self._report(Kind.CHANGED, seq, f"the entry cannot be encoded: {error}")
-            self._stopped = True
-            return False
-        if stored_leaf_hash is not None and stored_leaf_hash != leaf:
-            self._report(Kind.CHANGED, seq, "the record no longer hashes to its stored leaf hash")
-        self._frontier.append([leaf])
-        self._check_checkpoint_root()
-        return True
+            return self._unencodable(error)
+        return self._append(leaf, stored_leaf_hash)
+
+    def add_leaf(self, seq: Any, leaf: bytes | ValueError, stored_leaf_hash: bytes | None) -> bool:
+        """`add` for an entry hashed elsewhere: its leaf hash, or the error its encoding raised."""
+        verdict = self._out_of_place(seq)
+        if verdict is not None:
+            return verdict
+        if isinstance(leaf, ValueError):
+            return self._unencodable(leaf)
+        return self._append(leaf, stored_leaf_hash)
 
     def add_all(self, entries: Iterable[tuple[Mapping[str, Any], bytes | None]]) -> None:
         for entry, stored in entries:
             if not self.add(entry, stored):
                 return
+
+    def add_leaves(
+        self,
+        seqs: Sequence[Any],
+        leaves: Sequence[bytes | ValueError],
+        stored_leaf_hashes: Sequence[bytes | None],
+    ) -> None:
+        """`add_leaf` for each of a run of entries hashed elsewhere, in one go where it can be:
+        the next seqs in order, each leaf its stored hash, so there is nothing to report but
+        the roots."""
+        size = self.size
+        if (
+            self._skipped is None
+            and not self._stopped
+            and leaves == stored_leaf_hashes
+            and seqs == list(range(size, size + len(seqs)))
+        ):
+            self._append_run(cast("Sequence[bytes]", leaves))  # equal to stored hashes: bytes
+            return
+        for seq, leaf, stored in zip(seqs, leaves, stored_leaf_hashes, strict=True):
+            if not self.add_leaf(seq, leaf, stored):
+                return
+
+    def _append_run(self, leaves: Sequence[bytes]) -> None:
+        """Append the leaves, checking the root at each checkpoint's size among them."""
+        start = self.size
+        for size in self._sizes[bisect_right(self._sizes, start) :]:
+            if size > start + len(leaves):
+                break
+            self._frontier.append(leaves[self.size - start : size - start])
+            self._check_checkpoint_root()
+        self._frontier.append(leaves[self.size - start :])
+
+    def _out_of_place(self, seq: Any) -> bool | None:
+        """What `add` returns for an entry that is not the next leaf; None for one that is."""
+        if self._skipped is not None:
+            return self._look_for_skipped(seq)
+        if self._stopped:
+            return False
+        if self._in_order(seq):
+            return None
+        self._stopped = True
+        return self._skipped is not None
+
+    def _unencodable(self, error: ValueError) -> bool:
+        self._report(Kind.CHANGED, self.size, f"the entry cannot be encoded: {error}")
+        self._stopped = True
+        return False
+
+    def _append(self, leaf: bytes, stored_leaf_hash: bytes | None) -> bool:
+        if stored_leaf_hash is not None and stored_leaf_hash != leaf:
+            self._report(
+                Kind.CHANGED, self.size, "the record no longer hashes to its stored leaf hash"
+            )
+        self._frontier.append([leaf])
+        self._check_checkpoint_root()
+        return True
 
     def _in_order(self, seq: Any) -> bool:
         expected = self.size

@@ -8,6 +8,7 @@ checkpoint's consistency with the next through the proofs the log itself would s
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any, TypeVar
 import httpx
 
 from audittrail.db.engine import Database
+from audittrail.integrity import leaf_reader, store, tree
 from audittrail.integrity import repository as repo
-from audittrail.integrity import store, tree
 from audittrail.integrity.audit import LogAudit, verified_checkpoints
 from audittrail.integrity.verify import Checkpoint
 
@@ -35,11 +36,11 @@ async def audit_database(database_url: str, verifier_key: str, progress: Progres
             count = await repo.record_count(session)
         checkpoints, bad = verified_checkpoints([n.note for n in notes], verifier_key)
         audit = LogAudit(checkpoints, bad)
-        for start in range(0, max(count, head.size), CHUNK):
-            async with database.read_session() as session:
-                rows = await repo.leaf_entries(session, start, start + CHUNK)
-            audit.add_all((row, row[repo.STORED_LEAF_HASH]) for row in rows)
-            progress(len(rows))
+        chunks = leaf_reader.leaf_chunks(database_url, max(count, head.size))
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                audit.add_leaves(chunk.seqs, chunk.leaves, chunk.stored)
+                progress(len(chunk))
         audit.finish(head.size)
         for older, newer in audit.consistency_pairs():
             async with database.read_session() as session:

@@ -1,0 +1,368 @@
+"""The log's records as the verifier reads them: leaf hashes, a chunk at a time, in seq order.
+
+At a million records SQLAlchemy's row handling cost more than the hashing, so this reads with
+the drivers themselves (the standard library's sqlite3, read-only; asyncpg) and decodes only
+what a leaf needs. A leaf is first encoded a quicker way, taken only where it gives the stored
+leaf hash; any other record gets the reference encoding, `canonical.record_leaf_bytes`.
+Encoding is still most of the work, so a large log is hashed by worker processes (this module
+run with ``python -m``), each reading every n-th chunk over its own connection, while the
+caller only fits the hashes together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import pickle
+import signal
+import sqlite3
+import struct
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import asyncpg
+
+from audittrail.integrity import canonical
+from audittrail.integrity.hashing import leaf_hash
+
+CHUNK = 5000
+# Measured on two cores, which the database server shares: more workers would take turns.
+WORKERS = 2
+# Below this many records, starting the workers takes about as long as they save.
+PARALLEL_FROM = 20_000
+
+Row = Sequence[Any]
+"""A record's leaf fields in _MEMBERS order, then the tree's leaf hash for its seq."""
+
+# The leaf's members in RFC 8785's order (their names are ASCII), which is also the query's.
+_MEMBERS = tuple(sorted(canonical.LEAF_FIELDS))
+_CREATED_AT = _MEMBERS.index("created_at")
+_SEQ = _MEMBERS.index("seq")
+# metadata, params and seq, next to each other, are the members that are not strings.
+_OBJECTS = _MEMBERS.index("metadata")
+_AFTER_OBJECTS = _SEQ + 1
+_HEAD = "{" + "".join(f'"{name}":%s,' for name in _MEMBERS[:_OBJECTS])
+_TAIL = "".join(f',"{name}":%s' for name in _MEMBERS[_AFTER_OBJECTS:]) + "}"
+
+_COLUMNS = ", ".join(f"records.{name}" for name in _MEMBERS)
+# The node_index range lets PostgreSQL merge two index ranges: joined on seq alone, it hashed
+# the whole of tree_nodes for every chunk.
+_QUERY = (
+    f"SELECT {_COLUMNS}, tree_nodes.hash FROM records LEFT JOIN tree_nodes"
+    " ON tree_nodes.level = 0 AND tree_nodes.node_index = records.seq"
+    " AND tree_nodes.node_index >= {start} AND tree_nodes.node_index < {end}"
+    " WHERE records.seq >= {start} AND records.seq < {end} ORDER BY records.seq"
+)
+_FRAME = struct.Struct(">Q")
+
+
+@dataclass(frozen=True)
+class LeafChunk:
+    """The records of one seq range, in seq order, as the audit takes them."""
+
+    seqs: list[int]
+    leaves: list[bytes | ValueError]
+    """Each record's leaf hash, or why it has none."""
+    stored: list[bytes | None]
+    """The tree's leaf hash for each seq; None where the tree lacks it."""
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+class RowReader(ABC):
+    """One connection to the log's database, reading records by seq range."""
+
+    @abstractmethod
+    async def rows(self, start: int, end: int) -> Sequence[Row]:
+        """The records with start <= seq < end, in seq order."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def chunk(self, start: int, end: int) -> LeafChunk:
+        rows = await self.rows(start, end)
+        return LeafChunk(
+            seqs=[row[_SEQ] for row in rows],
+            leaves=[self._leaf(row) for row in rows],
+            stored=[row[-1] for row in rows],
+        )
+
+    def _leaf(self, row: Row) -> bytes | ValueError:
+        """The record's leaf hash, or why it has none.
+
+        Where the quick encoding succeeds it is the reference one (a differential test holds it
+        to that); even so it is only taken where it gives the stored leaf hash, and any other
+        record, a tampered one included, is left to the reference encoding, so that what the
+        audit finds never rests on the quick one.
+        """
+        stored = row[-1]
+        if stored is not None:
+            try:
+                quick = leaf_hash(_quick_leaf_bytes(row, self._created_at_text(row[_CREATED_AT])))
+            except (ValueError, TypeError):
+                pass
+            else:
+                if quick == stored:
+                    return quick
+        return self._reference_leaf(row)
+
+    def _reference_leaf(self, row: Row) -> bytes | ValueError:
+        # Not strict: the stored leaf hash after the leaf fields is left out.
+        entry = dict(zip(_MEMBERS, row, strict=False))
+        try:
+            entry["created_at"] = self._created_at(entry["created_at"])
+            entry["params"] = _json_value(entry["params"])
+            entry["metadata"] = _json_value(entry["metadata"])
+            return leaf_hash(canonical.record_leaf_bytes(entry))
+        except ValueError as error:
+            # As a plain ValueError: some of rfc8785's lose their message through pickle.
+            return ValueError(str(error))
+
+    @abstractmethod
+    def _created_at(self, stored: Any) -> Any:
+        """The stored timestamp as SQLAlchemy reads it, for record_leaf_bytes."""
+
+    @abstractmethod
+    def _created_at_text(self, stored: Any) -> str:
+        """The leaf's created_at text for a stored timestamp of the usual form; ValueError or
+        TypeError for any other."""
+
+
+def _quick_leaf_bytes(row: Row, created_at: str) -> bytes:
+    """The leaf bytes of a record of the usual shape, for two thirds of the reference's work.
+
+    String members go through the standard library's JSON string encoder, as canonical_json's
+    fast path has them encoded; the others through canonical_json itself, as one object whose
+    members are theirs. ValueError or TypeError for anything unusual.
+    """
+    head = [
+        *map(_json_string, row[:_CREATED_AT]),
+        f'"{created_at}"',
+        *map(_json_string, row[_CREATED_AT + 1 : _OBJECTS]),
+    ]
+    metadata, params, seq = row[_OBJECTS:_AFTER_OBJECTS]
+    objects = canonical.canonical_json(
+        {"metadata": json.loads(metadata), "params": json.loads(params), "seq": seq}
+    )
+    tail = map(_json_string, row[_AFTER_OBJECTS:-1])
+    return (_HEAD % tuple(head)).encode() + objects[1:-1] + (_TAIL % tuple(tail)).encode()
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+Connect = tuple[str, dict[str, Any]]
+"""A driver, "sqlite" or "asyncpg", and the arguments of its connect()."""
+
+
+def driver_connect(database_url: str) -> Connect:
+    """How the drivers reach the database at this URL: SQLite read-only, so the verifier cannot
+    change what it checks."""
+    # Imported here, not at the top: worker processes start faster without SQLAlchemy.
+    from sqlalchemy.engine import make_url
+
+    from audittrail.db.engine import SQLITE_BUSY_TIMEOUT_MS
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        uri = f"file:{quote(url.database or '')}?mode=ro"
+        return "sqlite", {"database": uri, "uri": True, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    return "asyncpg", {
+        "dsn": url.set(drivername="postgresql").render_as_string(hide_password=False)
+    }
+
+
+async def open_reader(connect: Connect) -> RowReader:
+    driver, arguments = connect
+    if driver == "sqlite":
+        # Used by one thread at a time, if not always the same one.
+        return _SqliteReader(sqlite3.connect(**arguments, check_same_thread=False))
+    return _PostgresReader(await asyncpg.connect(**arguments))
+
+
+class _SqliteReader(RowReader):
+    _query = _QUERY.format(start=":start", end=":end")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    async def rows(self, start: int, end: int) -> list[Row]:
+        return await asyncio.to_thread(self._fetch, start, end)
+
+    def _fetch(self, start: int, end: int) -> list[Row]:
+        return self._connection.execute(self._query, {"start": start, "end": end}).fetchall()
+
+    async def close(self) -> None:
+        self._connection.close()
+
+    # Stored as SQLAlchemy writes it: naive UTC, as text.
+
+    def _created_at(self, stored: Any) -> Any:
+        if not isinstance(stored, str):
+            return stored
+        moment = datetime.fromisoformat(stored)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def _created_at_text(self, stored: Any) -> str:
+        moment = datetime.fromisoformat(stored)
+        if moment.tzinfo is not None:
+            raise ValueError("created_at is not naive UTC")
+        return moment.isoformat(timespec="microseconds") + "Z"
+
+
+class _PostgresReader(RowReader):
+    _query = _QUERY.format(start="$1", end="$2")
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def rows(self, start: int, end: int) -> list[Row]:
+        rows: list[Row] = await self._connection.fetch(self._query, start, end)
+        return rows
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    # Stored as TIMESTAMPTZ, read as an aware datetime in UTC.
+
+    def _created_at(self, stored: Any) -> Any:
+        return stored
+
+    def _created_at_text(self, stored: Any) -> str:
+        if not isinstance(stored, datetime):
+            raise TypeError("created_at is not a datetime")
+        text = stored.isoformat(timespec="microseconds")
+        if not text.endswith("+00:00"):
+            raise ValueError("created_at is not in UTC")
+        return text.removesuffix("+00:00") + "Z"
+
+
+def _json_value(stored: Any) -> Any:
+    """A JSON column's value: both drivers hand over the stored text, which SQLAlchemy decodes."""
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
+async def leaf_chunks(database_url: str, end: int) -> AsyncGenerator[LeafChunk, None]:
+    """The records with seq from 0 to end, and on to where the last CHUNK ends, chunk by chunk.
+
+    Close it (contextlib.aclosing) when leaving early: that stops the workers.
+    """
+    connect = driver_connect(database_url)
+    ranges = [(start, start + CHUNK) for start in range(0, end, CHUNK)]
+    chunks = (
+        _from_workers(connect, ranges) if end >= PARALLEL_FROM else _in_process(connect, ranges)
+    )
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            yield chunk
+
+
+async def _in_process(
+    connect: Connect, ranges: list[tuple[int, int]]
+) -> AsyncGenerator[LeafChunk, None]:
+    reader = await open_reader(connect)
+    try:
+        for start, end in ranges:
+            yield await reader.chunk(start, end)
+    finally:
+        await reader.close()
+
+
+async def _from_workers(
+    connect: Connect, ranges: list[tuple[int, int]]
+) -> AsyncGenerator[LeafChunk, None]:
+    workers = [_Worker() for _ in range(min(WORKERS, len(ranges)))]
+    try:
+        for number, worker in enumerate(workers):
+            await worker.start(connect, ranges[number :: len(workers)])
+        for index in range(len(ranges)):
+            yield await workers[index % len(workers)].next_chunk()
+        for worker in workers:
+            await worker.finish()
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+
+class _Worker:
+    """A process that hashes every n-th chunk: its job on stdin, length-prefixed pickles out."""
+
+    _process: asyncio.subprocess.Process | None = None
+
+    async def start(self, connect: Connect, ranges: list[tuple[int, int]]) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            __name__,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**20,
+        )
+        # On stdin, not the command line: the arguments may hold a password.
+        job = {"connect": connect, "ranges": ranges}
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(job).encode())
+        await self._process.stdin.drain()
+        self._process.stdin.close()
+
+    async def next_chunk(self) -> LeafChunk:
+        assert self._process is not None and self._process.stdout is not None
+        try:
+            header = await self._process.stdout.readexactly(_FRAME.size)
+            payload = await self._process.stdout.readexactly(_FRAME.unpack(header)[0])
+        except asyncio.IncompleteReadError:
+            await self.finish()
+            raise RuntimeError("a leaf reader worker stopped early") from None
+        return LeafChunk(*pickle.loads(payload))
+
+    async def finish(self) -> None:
+        assert self._process is not None
+        status = await self._process.wait()
+        if status != 0:
+            raise RuntimeError(f"a leaf reader worker failed (exit status {status})")
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+
+async def _work(connect: Connect, ranges: list[tuple[int, int]], out: BinaryIO) -> None:
+    reader = await open_reader(connect)
+    try:
+        for start, end in ranges:
+            chunk = await reader.chunk(start, end)
+            # Plain lists: the worker's LeafChunk is __main__.LeafChunk, unknown to the caller.
+            lists = (chunk.seqs, chunk.leaves, chunk.stored)
+            payload = pickle.dumps(lists, pickle.HIGHEST_PROTOCOL)
+            out.write(_FRAME.pack(len(payload)))
+            out.write(payload)
+            out.flush()
+    finally:
+        await reader.close()
+
+
+def main() -> None:
+    """A worker's life: read the job, write its chunks, exit (a traceback on stderr if it fails)."""
+    # One job, and reference counting frees each chunk: the collector would only walk them.
+    gc.disable()
+    # Ctrl-C is for the caller, which stops the workers; one traceback is enough.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    job = json.loads(sys.stdin.buffer.read())
+    driver, arguments = job["connect"]
+    ranges = [(start, end) for start, end in job["ranges"]]
+    asyncio.run(_work((driver, arguments), ranges, sys.stdout.buffer))
+
+
+if __name__ == "__main__":
+    main()
