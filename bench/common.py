@@ -41,6 +41,7 @@ from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.integrity.hashing import leaf_hash
 from audittrail.integrity.signer import LogSigner
 from audittrail.integrity.tree import Frontier
+from audittrail.records.sequencer import AppendedRecord
 
 POSTGRES_URL = os.environ.get(
     "AUDITTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -258,28 +259,6 @@ ACTORS = ("user:alice@example.com", "user:bob@example.com", "api_key:billing-syn
 APPLICATION_KEYS = ("billing", "documents", "identity")
 
 
-@dataclass(slots=True)
-class SeedRecord:
-    """A records row as the loaders write it; has the attributes `entries.entry_line` reads."""
-
-    id: str
-    seq: int
-    created_at: datetime
-    event_type: str
-    category: str
-    summary: str
-    severity: str
-    actor: str | None
-    application_id: str | None
-    application_key: str | None
-    entity_type: str | None
-    entity_id: str | None
-    params: dict[str, Any]
-    metadata_: dict[str, Any]
-    ip_address: str | None
-    source: str
-
-
 @dataclass
 class SeededLog:
     url: str
@@ -293,7 +272,7 @@ class SeededLog:
 
 def seed_records(
     start: int, count: int, first_at: datetime, applications: Sequence[tuple[str, str]]
-) -> list[SeedRecord]:
+) -> list[AppendedRecord]:
     """Records ``start .. start + count - 1``: varied like real traffic, one millisecond apart."""
     rng = Random(start)
     rows = []
@@ -302,7 +281,7 @@ def seed_records(
         actor = ACTORS[rng.randrange(len(ACTORS))]
         application = applications[seq % 4] if seq % 4 < len(applications) else None
         rows.append(
-            SeedRecord(
+            AppendedRecord(
                 id=new_id(),
                 seq=seq,
                 created_at=first_at + timedelta(milliseconds=seq),
@@ -324,6 +303,7 @@ def seed_records(
                 metadata_={"request_id": f"req-{seq:08d}"},
                 ip_address=None if actor == "system" else f"203.0.113.{rng.randrange(1, 255)}",
                 source="system" if actor == "system" else "manual",
+                application=None,
             )
         )
     return rows
@@ -335,7 +315,7 @@ class _Loader:
     async def applications(self, rows: Sequence[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
-    async def records(self, rows: Sequence[SeedRecord]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord]) -> None:
         raise NotImplementedError
 
     async def nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
@@ -354,7 +334,7 @@ class _PostgresLoader(_Loader):
             "applications", records=rows, columns=APPLICATION_COLUMNS
         )
 
-    async def records(self, rows: Sequence[SeedRecord]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord]) -> None:
         await self.connection.copy_records_to_table(
             "records",
             records=[
@@ -399,7 +379,7 @@ class _SqliteLoader(_Loader):
     async def applications(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._insert("applications", APPLICATION_COLUMNS, [_sqlite_values(row) for row in rows])
 
-    async def records(self, rows: Sequence[SeedRecord]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord]) -> None:
         self._insert(
             "records",
             RECORD_COLUMNS,
@@ -442,7 +422,7 @@ class _SqliteLoader(_Loader):
             )
 
 
-def _row_values(row: SeedRecord) -> tuple[Any, ...]:
+def _row_values(row: AppendedRecord) -> tuple[Any, ...]:
     return (
         row.id,
         row.seq,
