@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import rfc8785
@@ -172,3 +173,45 @@ def test_fast_encoding_equals_rfc8785(value: object) -> None:
 )
 def test_fast_encoding_edges(value: object) -> None:
     assert canonical.canonical_json(value) == rfc8785.dumps(value)
+
+
+# Lone surrogates included: Python strings can hold them and RFC 8785 cannot encode them.
+texts = st.text(st.characters(exclude_categories=()))
+
+records = st.fixed_dictionaries(
+    {
+        "id": texts,
+        "seq": st.integers(min_value=0, max_value=2**53 - 1),
+        "created_at": st.datetimes(
+            min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+        ),
+        "event_type": texts,
+        "category": texts,
+        "summary": texts,
+        "severity": texts,
+        "actor": st.none() | texts,
+        "application_id": st.none() | texts,
+        "application_key": st.none() | texts,
+        "entity_type": st.none() | texts,
+        "entity_id": st.none() | texts,
+        "params": st.dictionaries(texts, json_values, max_size=4),
+        "metadata": st.dictionaries(texts, json_values, max_size=4),
+        "ip_address": st.none() | texts,
+        "source": texts,
+    }
+)
+
+
+@given(records)
+@settings(max_examples=1000, deadline=None)
+def test_leaf_bytes_are_rfc8785_of_the_leaf_fields(record: dict[str, Any]) -> None:
+    """The leaf assembled member by member is the reference library's encoding of the leaf."""
+    leaf = {name: record[name] for name in LEAF_FIELDS}
+    leaf["created_at"] = leaf["created_at"].isoformat(timespec="microseconds")[:-6] + "Z"
+    try:
+        expected = rfc8785.dumps(leaf)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        with pytest.raises((ValueError, UnicodeEncodeError)):
+            record_leaf_bytes(record)
+        return
+    assert record_leaf_bytes(record) == expected

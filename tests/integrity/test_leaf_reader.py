@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from audittrail.integrity import leaf_reader
 from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, record_leaf_hash
-from tests.integrity.test_canonical import RECORD, json_values
+from tests.integrity.test_canonical import RECORD, records
 
 Record = dict[str, Any]
 
@@ -102,30 +101,6 @@ async def test_leaves_are_the_reference_leaves_whatever_is_stored(kind: str, sto
     found = await leaves(kind, records, stored_hashes)
     assert [as_reference(leaf) for leaf in found] == expected
     assert isinstance(expected[0], bytes) and isinstance(expected[2], str)
-
-
-records = st.fixed_dictionaries(
-    {
-        "id": st.text(),
-        "seq": st.integers(min_value=0, max_value=2**53 - 1),
-        "created_at": st.datetimes(
-            min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
-        ),
-        "event_type": st.text(),
-        "category": st.text(),
-        "summary": st.text(),
-        "severity": st.text(),
-        "actor": st.none() | st.text(),
-        "application_id": st.none() | st.text(),
-        "application_key": st.none() | st.text(),
-        "entity_type": st.none() | st.text(),
-        "entity_id": st.none() | st.text(),
-        "params": st.dictionaries(st.text(), json_values, max_size=4),
-        "metadata": st.dictionaries(st.text(), json_values, max_size=4),
-        "ip_address": st.none() | st.text(),
-        "source": st.text(),
-    }
-)
 
 
 @given(records)

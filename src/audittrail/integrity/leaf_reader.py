@@ -24,7 +24,6 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -40,17 +39,13 @@ WORKERS = 2
 PARALLEL_FROM = 20_000
 
 Row = Sequence[Any]
-"""A record's leaf fields in _MEMBERS order, then the tree's leaf hash for its seq."""
+"""A record's leaf fields in canonical.MEMBERS order, then the tree's leaf hash for its seq."""
 
-# The leaf's members in RFC 8785's order (their names are ASCII), which is also the query's.
-_MEMBERS = tuple(sorted(canonical.LEAF_FIELDS))
+_MEMBERS = canonical.MEMBERS
 _CREATED_AT = _MEMBERS.index("created_at")
+_PARAMS = _MEMBERS.index("params")
+_METADATA = _MEMBERS.index("metadata")
 _SEQ = _MEMBERS.index("seq")
-# metadata, params and seq, next to each other, are the members that are not strings.
-_OBJECTS = _MEMBERS.index("metadata")
-_AFTER_OBJECTS = _SEQ + 1
-_HEAD = "{" + "".join(f'"{name}":%s,' for name in _MEMBERS[:_OBJECTS])
-_TAIL = "".join(f',"{name}":%s' for name in _MEMBERS[_AFTER_OBJECTS:]) + "}"
 
 _COLUMNS = ", ".join(f"records.{name}" for name in _MEMBERS)
 # The node_index range lets PostgreSQL merge two index ranges: joined on seq alone, it hashed
@@ -138,27 +133,13 @@ class RowReader(ABC):
 
 
 def _quick_leaf_bytes(row: Row, created_at: str) -> bytes:
-    """The leaf bytes of a record of the usual shape, for two thirds of the reference's work.
-
-    String members go through the standard library's JSON string encoder, as canonical_json's
-    fast path has them encoded; the others through canonical_json itself, as one object whose
-    members are theirs. ValueError or TypeError for anything unusual.
-    """
-    head = [
-        *map(_json_string, row[:_CREATED_AT]),
-        f'"{created_at}"',
-        *map(_json_string, row[_CREATED_AT + 1 : _OBJECTS]),
-    ]
-    metadata, params, seq = row[_OBJECTS:_AFTER_OBJECTS]
-    objects = canonical.canonical_json(
-        {"metadata": json.loads(metadata), "params": json.loads(params), "seq": seq}
-    )
-    tail = map(_json_string, row[_AFTER_OBJECTS:-1])
-    return (_HEAD % tuple(head)).encode() + objects[1:-1] + (_TAIL % tuple(tail)).encode()
-
-
-def _json_string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
+    """The leaf bytes of a record of the usual shape: its stored JSON texts decoded, its
+    timestamp as the leaf's text. ValueError or TypeError for anything unusual."""
+    members = list(row[:-1])
+    members[_CREATED_AT] = created_at
+    members[_PARAMS] = json.loads(members[_PARAMS])
+    members[_METADATA] = json.loads(members[_METADATA])
+    return canonical.member_leaf_bytes(members)
 
 
 Connect = tuple[str, dict[str, Any]]
