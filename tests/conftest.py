@@ -113,6 +113,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-" + "s" * 40,
         secret_key_file=tmp_path / "secret",
         log_key_file=tmp_path / "log.key",
+        tune_gc=False,
     )
 
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from audittrail import logs
+from audittrail import logs, runtime
 from audittrail.applications.routes import router as applications_router
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if bootstrapped is not None:
             _announce(bootstrapped)
         writer.start()
+        if settings.tune_gc:
+            runtime.tune_gc()
         checkpoints = asyncio.create_task(
             checkpointer.run(database, signer, settings.checkpoint_interval)
         )

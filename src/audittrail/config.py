@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     )
 
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    tune_gc: bool = Field(
+        default=True,
+        description="Freeze the start-up heap and collect garbage less often (runtime.py). "
+        "Process-wide: tests that start many apps in one process turn it off.",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")

@@ -39,6 +39,14 @@ async def presented_credentials(
 Presented = Annotated[service.Credentials, Depends(presented_credentials)]
 
 
+async def credentials_of(request: Request) -> service.Credentials:
+    """The same as `Presented`, for a route that takes the request alone: read by the same
+    schemes, without FastAPI resolving them as dependencies on every request (records/routes)."""
+    return await presented_credentials(
+        await bearer_scheme(request), await api_key_scheme(request), await cookie_scheme(request)
+    )
+
+
 async def current_principal(
     request: Request, background: BackgroundTasks, presented: Presented, session: ReadSession
 ) -> Principal:

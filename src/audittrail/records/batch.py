@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +10,7 @@ from audittrail.auth.principal import Principal
 from audittrail.errors import AppError, BadRequest, FieldProblem, PayloadTooLarge, Unprocessable
 from audittrail.handlers import validation_problems
 from audittrail.records import idempotency, limits
+from audittrail.records.bodies import json_value
 from audittrail.records.idempotency import Claim
 from audittrail.records.schemas import BatchItem
 from audittrail.records.sequencer import NewRecord
@@ -26,9 +26,9 @@ def parse(body: bytes, content_type: str) -> list[Any]:
         items = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
-                items.append(_json(line, f"line {number} of the NDJSON body"))
+                items.append(json_value(line, f"line {number} of the NDJSON body"))
     else:
-        items = _json(body, "The request body")
+        items = json_value(body, "The request body")
         if not isinstance(items, list):
             raise BadRequest("A batch is a JSON array of records.", code="INVALID_BATCH")
     if not items:
@@ -39,17 +39,6 @@ def parse(body: bytes, content_type: str) -> list[Any]:
             code="BATCH_TOO_LARGE",
         )
     return items
-
-
-def _json(raw: bytes, where: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest(f"{where} is not valid JSON.", code="INVALID_JSON") from None
-    except RecursionError:
-        # Deeper than the parser's stack (about 1,000 levels), far past any record's 10: a
-        # client's mistake, not a 500.
-        raise BadRequest(f"{where} nests too deeply to parse.", code="INVALID_JSON") from None
 
 
 async def prepare_all(

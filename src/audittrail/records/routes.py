@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from audittrail.applications.schemas import ApplicationSummary
-from audittrail.auth.dependencies import Presented, Reader, touch_later
+from audittrail.auth.dependencies import Reader, credentials_of, touch_later
 from audittrail.auth.principal import WRITER
 from audittrail.db.models import Application, Record
-from audittrail.deps import ClientIP, ReadSession, RecordWriter
+from audittrail.deps import ReadSession, client_ip
 from audittrail.pagination import Pages
-from audittrail.records import batch, idempotency, limits, service
+from audittrail.records import batch, bodies, idempotency, limits, service
 from audittrail.records import query as q
+from audittrail.records.bodies import IDEMPOTENCY_KEY_HEADER
 from audittrail.records.intake import Checked, Intake, Registry, commit_checked
 from audittrail.records.schemas import (
     BatchItem,
@@ -69,21 +71,51 @@ def _summary(
     return summaries[application.id]
 
 
-async def writer_intake(
-    request: Request, background: BackgroundTasks, presented: Presented
-) -> Intake:
+async def writer_intake(request: Request, background: BackgroundTasks) -> Intake:
     """The request's checks, its caller authenticated as a writer before its body is read.
 
     No database session is held by the request: one held while waiting for the group commit
     would starve the writer of connections under load.
     """
     registry: Registry = request.app.state.registry
-    intake = Intake(registry, presented)
+    intake = Intake(registry, await credentials_of(request))
     touch_later(background, registry.database, await intake.authenticate(WRITER))
     return intake
 
 
-WriterIntake = Annotated[Intake, Depends(writer_intake)]
+def created(
+    model: BaseModel,
+    replayed: list[bool],
+    background: BackgroundTasks,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """201 with the model; 200 with Idempotent-Replayed if every record was a replay.
+
+    Serialised once, as FastAPI would: a route that returns a Response skips FastAPI's
+    validation of its return value against the response model.
+    """
+    headers = dict(headers or {})
+    status_code = status.HTTP_201_CREATED
+    if all(replayed):
+        status_code = status.HTTP_200_OK
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        model.__pydantic_serializer__.to_json(model),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+        background=background,
+    )
+
+
+# The intake routes read their request themselves (records/bodies.py); these document what
+# FastAPI would have derived from body, header and security parameters.
+_SECURITY: list[dict[str, list[str]]] = [
+    {"HTTPBearer": []},
+    {"APIKeyHeader": []},
+    {"APIKeyCookie": []},
+]
+_RECORD_SCHEMA = RecordCreate.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
 @router.post(
@@ -95,39 +127,47 @@ WriterIntake = Annotated[Intake, Depends(writer_intake)]
     "IP address the client's; params are checked against the application's definitions. "
     "A 201 means the record is committed. params and metadata are JSON objects of at most "
     "64 KiB serialized (413 past that) and 10 levels of nesting (422).",
+    openapi_extra={
+        "security": _SECURITY,
+        "parameters": [
+            {
+                "name": IDEMPOTENCY_KEY_HEADER,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Retrying with the same key and body returns the first record "
+                "(200, Idempotent-Replayed: true); the same key with another body is a 409. "
+                "Keys are kept for good, per application (per credential for records without "
+                "one).",
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _RECORD_SCHEMA}},
+        },
+    },
 )
-async def create_record(
-    intake: WriterIntake,
-    body: RecordCreate,
-    writer: RecordWriter,
-    ip: ClientIP,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=255,
-            description="Retrying with the same key and body returns the first record (200, "
-            "Idempotent-Replayed: true); the same key with another body is a 409. Keys are "
-            "kept for good, per application (per credential for records without one).",
-        ),
-    ] = None,
-) -> RecordResponse:
+async def create_record(request: Request) -> Response:
+    background = BackgroundTasks()
+    intake = await writer_intake(request, background)
+    body, idempotency_key = bodies.single_record(
+        await request.body(), request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    )
+    ip = await client_ip(request)
 
     async def check() -> Checked:
         principal = intake.principal
         new = await service.prepare(intake, body, principal=principal, ip=ip)
-        limits.check_text("idempotency-key", idempotency_key, location="header")
-        claim = idempotency.claim(idempotency_key, new, body, principal, "header.idempotency-key")
+        limits.check_text(IDEMPOTENCY_KEY_HEADER, idempotency_key, location="header")
+        claim = idempotency.claim(
+            idempotency_key, new, body, principal, f"header.{IDEMPOTENCY_KEY_HEADER}"
+        )
         return [new], [claim]
 
-    written = await commit_checked(intake, writer, check, WRITER)
+    written = await commit_checked(intake, request.app.state.writer, check, WRITER)
     [record] = written.records
-    response.headers["Location"] = f"{router.prefix}/{record.id}"
-    if written.replayed[0]:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return to_response(record)
+    location = {"Location": f"{router.prefix}/{record.id}"}
+    return created(to_response(record), written.replayed, background, location)
 
 
 @router.post(
@@ -140,6 +180,7 @@ async def create_record(
     "names each bad item by index and nothing is stored; 201 returns the records in order "
     "(200 with Idempotent-Replayed: true if every one was a replay). Over 1,000: 413.",
     openapi_extra={
+        "security": _SECURITY,
         "requestBody": {
             "required": True,
             "content": {
@@ -154,28 +195,23 @@ async def create_record(
                 },
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
-        }
+        },
     },
 )
-async def create_batch(
-    intake: WriterIntake,
-    request: Request,
-    writer: RecordWriter,
-    ip: ClientIP,
-    response: Response,
-) -> BatchResponse:
+async def create_batch(request: Request) -> Response:
+    background = BackgroundTasks()
+    intake = await writer_intake(request, background)
     items = batch.parse(await request.body(), request.headers.get("content-type", ""))
+    ip = await client_ip(request)
 
     async def check() -> Checked:
         return await batch.prepare_all(intake, items, principal=intake.principal, ip=ip)
 
-    written = await commit_checked(intake, writer, check, WRITER)
-    if all(written.replayed):
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
+    written = await commit_checked(intake, request.app.state.writer, check, WRITER)
     summaries: dict[str, ApplicationSummary] = {}
     records = [to_response(record, summaries=summaries) for record in written.records]
-    return BatchResponse.model_construct(records=records)
+    answer = BatchResponse.model_construct(records=records)
+    return created(answer, written.replayed, background)
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:

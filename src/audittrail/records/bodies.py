@@ -1,0 +1,56 @@
+"""The bodies and headers of record intake, read by the routes themselves.
+
+The intake routes take the request alone rather than FastAPI's body and header parameters: its
+per-request dependency resolution cost more than everything else a single POST does. That also
+puts authentication before the body, so a caller without credentials learns nothing of the
+body's shape. A body is JSON whatever its declared type; errors are the envelope FastAPI's
+validation produces everywhere else (handlers.request_validation_error).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from audittrail.errors import BadRequest
+from audittrail.handlers import request_validation_error
+from audittrail.records.schemas import RecordCreate
+
+IDEMPOTENCY_KEY_HEADER = "idempotency-key"
+_idempotency_key = TypeAdapter(Annotated[str, Field(min_length=1, max_length=255)])
+
+
+def json_value(raw: bytes, where: str) -> Any:
+    """The JSON value of a body or of one line of it; 400 INVALID_JSON if it is none."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"{where} is not valid JSON.", code="INVALID_JSON") from None
+    except RecursionError:
+        # Deeper than the parser's stack (about 1,000 levels), far past any record's 10: a
+        # client's mistake, not a 500.
+        raise BadRequest(f"{where} nests too deeply to parse.", code="INVALID_JSON") from None
+
+
+def single_record(raw: bytes, idempotency_key: str | None) -> tuple[RecordCreate, str | None]:
+    """The record of a single POST and its Idempotency-Key header, checked together: one 422
+    names every problem of both."""
+    errors: list[Any] = []
+    if idempotency_key is not None:
+        try:
+            _idempotency_key.validate_python(idempotency_key)
+        except ValidationError as error:
+            errors += _located(error, ("header", IDEMPOTENCY_KEY_HEADER))
+    try:
+        record = RecordCreate.model_validate(json_value(raw, "The request body"))
+    except ValidationError as error:
+        errors += _located(error, ("body",))
+    if errors:
+        raise request_validation_error(errors)
+    return record, idempotency_key
+
+
+def _located(error: ValidationError, prefix: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{**problem, "loc": (*prefix, *problem["loc"])} for problem in error.errors()]
