@@ -497,3 +497,79 @@ async def test_nul_in_the_idempotency_key_header_is_422(client: httpx.AsyncClien
         }
     }
     assert await record_total(client) == stored
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "The request body is not valid JSON."),
+        (b'{"event_type":"a","summary":"\xff"}', "The request body is not valid JSON."),
+        (b"[" * 5000 + b"]" * 5000, "The request body nests too deeply to parse."),
+    ],
+)
+async def test_a_body_that_cannot_be_parsed_is_400(
+    client: httpx.AsyncClient, raw: bytes, message: str
+) -> None:
+    stored = await record_total(client)
+    response = await client.post(RECORDS, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "INVALID_JSON", "message": message}}
+    assert await record_total(client) == stored
+
+
+@pytest.mark.parametrize("raw", [b"null", b"[1]", b'"text"', b"5"])
+async def test_a_body_that_is_not_an_object_is_422(client: httpx.AsyncClient, raw: bytes) -> None:
+    stored = await record_total(client)
+    response = await client.post(RECORDS, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": "Invalid request: body.",
+            "details": [
+                {
+                    "field": "body",
+                    "code": "MODEL_TYPE",
+                    "message": "Input should be a valid dictionary or instance of RecordCreate",
+                }
+            ],
+        }
+    }
+    assert await record_total(client) == stored
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/json; charset=utf-8"])
+async def test_the_body_is_json_whatever_its_declared_type(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    raw = b'{"event_type": "typed.loosely", "summary": "still JSON"}'
+    response = await client.post(RECORDS, content=raw, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["event_type"] == "typed.loosely"
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"null", b'{"summary": 5}'])
+async def test_credentials_are_checked_before_the_body(
+    anonymous: httpx.AsyncClient, raw: bytes
+) -> None:
+    response = await anonymous.post(
+        RECORDS, content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_bad_header_and_a_bad_body_are_one_422(client: httpx.AsyncClient) -> None:
+    stored = await record_total(client)
+    response = await client.post(
+        RECORDS, json={"event_type": "x"}, headers={"Idempotency-Key": "k" * 256}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] == "Invalid request: header.idempotency-key, body.summary."
+    assert [(p["field"], p["code"]) for p in error["details"]] == [
+        ("header.idempotency-key", "STRING_TOO_LONG"),
+        ("body.summary", "MISSING"),
+    ]
+    assert await record_total(client) == stored
