@@ -1,6 +1,7 @@
 """The leaf encoding of a record, byte for byte."""
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from audittrail.integrity import canonical
 from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, record_leaf_hash
+from audittrail.records.sequencer import COLUMNS, AppendedRecord
 
 RECORD: dict[str, object] = {
     "id": "0192f5c4-8b1e-7a3c-9d2e-4f5a6b7c8d9e",
@@ -215,3 +217,20 @@ def test_leaf_bytes_are_rfc8785_of_the_leaf_fields(record: dict[str, Any]) -> No
             record_leaf_bytes(record)
         return
     assert record_leaf_bytes(record) == expected
+
+
+@given(records)
+@settings(max_examples=500, deadline=None)
+def test_an_appended_records_leaf_reuses_its_stored_json(record: dict[str, Any]) -> None:
+    """params and metadata go into the leaf as the text they are stored as: still the leaf."""
+    try:
+        expected = record_leaf_bytes(record)
+    except (ValueError, UnicodeEncodeError):
+        return
+    fields = {name: record[name] for name in LEAF_FIELDS if name != "metadata"}
+    appended = AppendedRecord(**fields, metadata_=record["metadata"], application=None)
+    assert canonical.stored_leaf_bytes(appended.leaf_members()) == expected
+    # Stored, each reads back as itself, to the type of every number.
+    for column, value in (("params", record["params"]), ("metadata", record["metadata"])):
+        stored = json.loads(appended.row()[COLUMNS.index(column)])
+        assert json.dumps(stored, sort_keys=True) == json.dumps(value, sort_keys=True)

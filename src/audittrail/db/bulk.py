@@ -25,14 +25,20 @@ COPY_MIN_ROWS = 64
 
 
 async def insert_rows(
-    session: AsyncSession, table: Table, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    session: AsyncSession,
+    table: Table,
+    names: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    encoded: frozenset[str] = frozenset(),
 ) -> None:
-    """Insert the rows: tuples of the named columns' values, in that order."""
+    """Insert the rows: tuples of the named columns' values, in that order. ``encoded``: JSON
+    columns whose values are given as their JSON text already."""
     if not rows:
         return
     connection = await session.connection()
     dialect = connection.dialect
-    processed = _processed(table, names, dialect)
+    processed = _processed(table, names, dialect, encoded)
     if processed:
         rows = [_processed_row(row, processed) for row in rows]
     if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
@@ -52,14 +58,15 @@ def _processed_row(
 
 @lru_cache(maxsize=64)
 def _processed(
-    table: Table, names: tuple[str, ...], dialect: Dialect
+    table: Table, names: tuple[str, ...], dialect: Dialect, encoded: frozenset[str]
 ) -> tuple[tuple[int, Processor], ...]:
     """The columns whose values need converting for the driver, with their converters. Binary
-    columns take bytes as they are, whatever wrapper SQLAlchemy would put around them."""
+    columns take bytes as they are, whatever wrapper SQLAlchemy would put around them; JSON
+    given as text goes as text (both drivers take JSON columns' values as their text)."""
     processed = []
     for index, name in enumerate(names):
         column_type = table.c[name].type
-        if isinstance(column_type, LargeBinary):
+        if isinstance(column_type, LargeBinary) or name in encoded:
             continue
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:

@@ -47,9 +47,31 @@ def record_leaf_bytes(record: Mapping[str, object]) -> bytes:
     except KeyError:
         missing = [name for name in LEAF_FIELDS if name not in record]
         raise ValueError(f"record lacks leaf fields: {', '.join(missing)}") from None
+    return stored_leaf_bytes(values)
+
+
+def stored_leaf_bytes(values: list[Any]) -> bytes:
+    """The leaf bytes from its members' values in MEMBERS order as a record holds them: seq an
+    integer, created_at an aware datetime (or its text). Changes ``values``."""
     values[_SEQ] = _seq(values[_SEQ])
     values[_CREATED_AT] = _timestamp(values[_CREATED_AT])
     return member_leaf_bytes(values)
+
+
+class JSONText(str):
+    """A value's canonical JSON text that also reads back as the value itself (`stored_json`):
+    a leaf takes it as it is."""
+
+    __slots__ = ()
+
+
+def stored_json(value: Any) -> str:
+    """The JSON text to store a value as: a JSONText where its canonical text reads back as the
+    same value, so the leaf reuses what storage encodes anyway; else the standard library's
+    text, which keeps every float a float (canonically 5.0 is 5, and 3.7e16 is an integer
+    beyond what a leaf can carry)."""
+    text = _encode(value)
+    return JSONText(text) if _is_fast_form(value) else text
 
 
 def member_leaf_bytes(values: Sequence[Any]) -> bytes:
@@ -65,16 +87,25 @@ def member_leaf_bytes(values: Sequence[Any]) -> bytes:
     """
     try:
         texts = tuple(
-            encode_basestring(value) if type(value) is str else _value_text(value)
+            encode_basestring(value)
+            if type(value) is str
+            else value
+            if type(value) is JSONText
+            else _value_text(value)
             for value in values
         )
         return (_TEMPLATE % texts).encode()
     except (_NeedsReference, UnicodeEncodeError):
-        return canonical_json(dict(zip(MEMBERS, values, strict=True)))
+        leaf = {name: _json_value(value) for name, value in zip(MEMBERS, values, strict=True)}
+        return canonical_json(leaf)
 
 
 def _value_text(value: Any) -> str:
-    return "null" if value is None else _fast_text(value)
+    if value is None:
+        return "null"
+    if type(value) is int and -_EXACT_INTEGER_MAX <= value <= _EXACT_INTEGER_MAX:
+        return str(value)  # the most common after strings and null: seq
+    return _fast_text(value)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -180,6 +211,10 @@ def _fast_form(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [item if type(item) is str else _fast_form(item) for item in value]
     raise _NeedsReference
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if type(value) is JSONText else value
 
 
 def _bmp_only(text: str) -> bool:

@@ -9,7 +9,7 @@ so another process's appends or a rolled-back transaction can never leave it sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db import bulk
 from audittrail.db.models import TreeNode
-from audittrail.integrity import entries
+from audittrail.integrity import canonical
+from audittrail.integrity.hashing import leaf_hash
 from audittrail.integrity.tree import Frontier, Node, NodeStore
 
 _frontiers: WeakKeyDictionary[Engine, Frontier] = WeakKeyDictionary()
@@ -144,15 +145,25 @@ async def _frontier(session: AsyncSession, size: int, root: bytes) -> Frontier:
     return Frontier.from_nodes(size, found)
 
 
-async def extend(session: AsyncSession, size: int, root: bytes, records: Sequence[Any]) -> bytes:
-    """Add the records' leaves (records rows: loaded or as appended) to the tree of this size
-    and root; the new root.
+class LeafSource(Protocol):
+    def leaf_members(self) -> list[Any]:
+        """The leaf's members in canonical.MEMBERS order, as canonical.stored_leaf_bytes
+        takes them."""
+
+
+async def extend(
+    session: AsyncSession, size: int, root: bytes, records: Sequence[LeafSource]
+) -> bytes:
+    """Add the records' leaves (records as appended) to the tree of this size and root; the
+    new root.
 
     Call with the log head locked, in the transaction that inserts the records.
     """
     frontier = await _frontier(session, size, root)
     extended = frontier.copy()
-    created = extended.append(entries.record_leaf_hash(record) for record in records)
+    created = extended.append(
+        leaf_hash(canonical.stored_leaf_bytes(record.leaf_members())) for record in records
+    )
     await bulk.insert_rows(session, TREE_NODES, ("level", "node_index", "hash"), created)
     engine = session.get_bind()
     assert isinstance(engine, Engine)

@@ -22,6 +22,7 @@ from audittrail.db import bulk
 from audittrail.db.models import Application, LogHead, Record
 from audittrail.ids import new_id
 from audittrail.integrity import store as tree_store
+from audittrail.integrity.canonical import MEMBERS, JSONText, stored_json
 
 LOG_HEAD_ID = 1
 RECORDS = cast(Table, Record.__table__)
@@ -67,6 +68,14 @@ class AppendedRecord:
     ip_address: str | None
     source: str
     application: Application | None
+    # params and metadata as stored: their JSON text, which the leaf takes as it is where it is
+    # canonical (canonical.stored_json).
+    params_json: str = field(init=False)
+    metadata_json: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params_json", stored_json(self.params))
+        object.__setattr__(self, "metadata_json", stored_json(self.metadata_))
 
     @classmethod
     def of(cls, record: Record) -> AppendedRecord:
@@ -75,13 +84,31 @@ class AppendedRecord:
         return cls(**columns, application=record.application)
 
     def row(self) -> tuple[Any, ...]:
-        """The values to insert, in the order of COLUMNS."""
+        """The values to insert, in the order of COLUMNS (JSON_COLUMNS as their text)."""
         return _column_values(self)
 
+    def leaf_members(self) -> list[Any]:
+        """The leaf's members in canonical.MEMBERS order."""
+        members = list(_leaf_members(self))
+        if type(self.params_json) is not JSONText:
+            members[_PARAMS] = self.params
+        if type(self.metadata_json) is not JSONText:
+            members[_METADATA] = self.metadata_
+        return members
 
-_ATTRIBUTES = tuple(name for name in AppendedRecord.__slots__ if name != "application")
-_column_values = operator.attrgetter(*_ATTRIBUTES)
+
+_STORED_AS = {"params": "params_json", "metadata_": "metadata_json"}
+_ATTRIBUTES = tuple(
+    name for name in AppendedRecord.__slots__ if name not in ("application", *_STORED_AS.values())
+)
+_column_values = operator.attrgetter(*(_STORED_AS.get(name, name) for name in _ATTRIBUTES))
+_leaf_members = operator.attrgetter(
+    *(_STORED_AS.get("metadata_" if name == "metadata" else name, name) for name in MEMBERS)
+)
+_PARAMS = MEMBERS.index("params")
+_METADATA = MEMBERS.index("metadata")
 COLUMNS = tuple("metadata" if name == "metadata_" else name for name in _ATTRIBUTES)
+JSON_COLUMNS = frozenset(("params", "metadata"))
 
 
 @dataclass(frozen=True)
@@ -140,7 +167,8 @@ async def append(
         _appended(new, seq=head.size + offset, created_at=created_at)
         for offset, new in enumerate(new_records)
     ]
-    await bulk.insert_rows(session, RECORDS, COLUMNS, [record.row() for record in records])
+    rows = [record.row() for record in records]
+    await bulk.insert_rows(session, RECORDS, COLUMNS, rows, encoded=JSON_COLUMNS)
     root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
     changes_registry = any(new.source == "system" for new in new_records)
     await (await session.connection()).execute(
