@@ -46,7 +46,7 @@ async def client_ip(request: Request) -> str | None:
     """The peer address, or the nearest untrusted hop of X-Forwarded-For behind trusted proxies."""
     peer = request.client.host if request.client else None
     networks = get_settings(request).proxy_networks
-    if peer is None or not _is_trusted(peer, networks):
+    if peer is None or not networks or not _is_trusted(peer, networks):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
