@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.helpers import (
     create_application,
     record_total,
 )
+from tests.ingest.support import intact_log
 
 SEED_RESPONSE_FIELDS = [
     "id",
@@ -400,6 +402,21 @@ async def test_nesting_deeper_than_10_is_422(client: httpx.AsyncClient) -> None:
             "is an integer beyond ±9007199254740991; send it as a string.",
         ),
         (
+            '{"event_type": "x", "summary": "y", "params": {"big": 1e21}}',
+            "body.params.big",
+            "is a number beyond ±9007199254740991; send it as a string.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "metadata": {"a": [-3.7e16]}}',
+            "body.metadata.a[0]",
+            "is a number beyond ±9007199254740991; send it as a string.",
+        ),
+        (
+            '{"event_type": "x", "summary": "y", "params": {"big": 9007199254740994.0}}',
+            "body.params.big",
+            "is a number beyond ±9007199254740991; send it as a string.",
+        ),
+        (
             '{"event_type": "x", "summary": "y", "metadata": {"k\\u0000": 1}}',
             "body.metadata",
             "has a key that contains a NUL character.",
@@ -439,6 +456,7 @@ async def test_text_that_only_looks_like_a_problem_is_accepted(client: httpx.Asy
         "escaped": "a backslash, then u0000: \\u0000",
         "digits": "12345678901234567890",
         "brackets": "[[[[[[{{{{{{",
+        "exponent": "1e+21 as text",
         "precise": 0.12345678901234567,
     }
     response = await client.post(RECORDS, json=base_body(params=params))
@@ -573,3 +591,37 @@ async def test_a_bad_header_and_a_bad_body_are_one_422(client: httpx.AsyncClient
         ("body.summary", "MISSING"),
     ]
     assert await record_total(client) == stored
+
+
+NUMBERS_AND_NAMES: dict[str, Any] = {
+    "whole_float": 5.0,
+    "largest_exact_float": 9007199254740991.0,
+    "large_float": 1e15,
+    "tiny": 1e-7,
+    "tenth": 0.1,
+    "largest_exact_integer": 2**53 - 1,
+    "nested": {"list": [1, 1.5, 2.0, None, True, "x"], "é": {"\U0001f600": "beyond the BMP"}},
+    "\ufb01": "a key after the emoji in UTF-16 order",
+}
+
+
+async def test_every_value_reads_back_as_sent_and_the_log_still_hashes(
+    client: httpx.AsyncClient,
+) -> None:
+    """params and metadata are stored as JSON text we encode (canonical where that reads back
+    the same): every number keeps its type, and every leaf recomputed from storage matches
+    the tree built when the record was appended."""
+    posted = await client.post(
+        RECORDS, json=base_body(params=NUMBERS_AND_NAMES, metadata=NUMBERS_AND_NAMES)
+    )
+    assert posted.status_code == 201, posted.text
+    stored = await client.get(f"{RECORDS}/{posted.json()['id']}")
+    for answer in (posted.json(), stored.json()):
+        for field in ("params", "metadata"):
+            assert json.dumps(answer[field], sort_keys=True) == json.dumps(
+                NUMBERS_AND_NAMES, sort_keys=True
+            )
+    # PostgreSQL's jsonb has no negative zero; canonically both zeros are 0, so the leaf holds.
+    zero = await client.post(RECORDS, json=base_body(params={"zero": -0.0}))
+    assert (await client.get(f"{RECORDS}/{zero.json()['id']}")).json()["params"] == {"zero": 0}
+    await intact_log(client)

@@ -2,8 +2,9 @@
 
 The leaf encoding is RFC 8785, which is defined over I-JSON: numbers must be finite and
 integers exact in a double (|n| < 2**53), strings valid Unicode. PostgreSQL also refuses NUL
-in text. A record that broke any of these could be stored but never hashed, so it is refused
-here, with the path of the offending value.
+in text, and reads a float past 2**53 (always a whole number) back from jsonb as an integer
+past 2**53, which RFC 8785 cannot encode. A record that broke any of these could be stored but
+never hashed again, so it is refused here, with the path of the offending value.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def check_json(field: str, value: dict[str, Any]) -> None:
 
 # json.dumps with any option builds a new encoder per call; this one is built once.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-# Sixteen digits in a row: where an integer past 2**53 would show (floats too, harmlessly).
-_LONG_DIGITS = re.compile(r"[0-9]{16}")
+# Sixteen digits in a row, or an exponent of 16 and up: where a number past 2**53 would show
+# (smaller floats and plain text too, harmlessly).
+_LONG_NUMBER = re.compile(r"[0-9]{16}|e\+")
 
 
 def _plainly_fine(value: dict[str, Any]) -> bytes | None:
@@ -54,15 +56,16 @@ def _plainly_fine(value: dict[str, Any]) -> bytes | None:
 
     Nearly every record's params qualify, and one encoding is far cheaper than visiting every
     value with its path. Each test errs only towards the walk: a NUL shows as \\u0000, a lone
-    surrogate fails to encode, a non-finite float fails to serialize, a long integer shows as a
-    long run of digits, and fewer brackets than MAX_DEPTH cannot nest deeper.
+    surrogate fails to encode, a non-finite float fails to serialize, a number past 2**53 shows
+    as a long run of digits or a positive exponent, and fewer brackets than MAX_DEPTH cannot
+    nest deeper.
     """
     try:
         text = _COMPACT.encode(value)
         serialized = text.encode()
     except ValueError:  # UnicodeEncodeError is one
         return None
-    if "\\u0000" in text or _LONG_DIGITS.search(text):
+    if "\\u0000" in text or _LONG_NUMBER.search(text):
         return None
     if text.count("{") + text.count("[") > MAX_DEPTH:
         return None
@@ -110,6 +113,8 @@ def _scalar_problem(value: Any) -> str | None:
         return f"is an integer beyond ±{MAX_EXACT_INTEGER}; send it as a string."
     if isinstance(value, float) and not math.isfinite(value):
         return "is not a finite number."
+    if isinstance(value, float) and abs(value) > MAX_EXACT_INTEGER:
+        return f"is a number beyond ±{MAX_EXACT_INTEGER}; send it as a string."
     return None
 
 
