@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 
 from audittrail.integrity import leaf_reader
@@ -106,11 +107,13 @@ async def test_leaves_are_the_reference_leaves_whatever_is_stored(kind: str, sto
 @given(records)
 @settings(max_examples=1000, deadline=None)
 def test_quick_encoding_is_the_reference_encoding_or_none(record: Record) -> None:
-    """An honest log takes the quick way as far as the quick way goes, byte for byte."""
+    """An honest log takes the quick way as far as the quick way goes, byte for byte: the
+    reference is the rfc8785 library itself, not the project's own encoder the quick way uses."""
     created_at = record["created_at"].isoformat(timespec="microseconds").replace("+00:00", "Z")
+    leaf = {name: record[name] for name in LEAF_FIELDS}
     try:
-        expected = record_leaf_bytes(record)
-    except ValueError:
+        expected = rfc8785.dumps({**leaf, "created_at": created_at})
+    except (ValueError, UnicodeEncodeError):
         expected = None
     try:
         quick = leaf_reader._quick_leaf_bytes(postgres_row(record, None), created_at)
