@@ -234,7 +234,7 @@ def sqlite_path(url: str) -> str:
 
 
 # The records table's columns are exactly the leaf fields, in the same order.
-RECORD_COLUMNS = LEAF_FIELDS
+RECORD_COLUMNS = (*LEAF_FIELDS, "tree_hashes")
 APPLICATION_COLUMNS = (
     "id",
     "key",
@@ -315,10 +315,8 @@ class _Loader:
     async def applications(self, rows: Sequence[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
-    async def records(self, rows: Sequence[AppendedRecord]) -> None:
-        raise NotImplementedError
-
-    async def nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord], tree_hashes: Sequence[bytes]) -> None:
+        """The records, each with what it stores of the tree (integrity/store.py)."""
         raise NotImplementedError
 
     async def finish(self, head: tuple[int, bytes, datetime], checkpoint: tuple[Any, ...]) -> None:
@@ -334,7 +332,7 @@ class _PostgresLoader(_Loader):
             "applications", records=rows, columns=APPLICATION_COLUMNS
         )
 
-    async def records(self, rows: Sequence[AppendedRecord]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord], tree_hashes: Sequence[bytes]) -> None:
         await self.connection.copy_records_to_table(
             "records",
             records=[
@@ -344,15 +342,11 @@ class _PostgresLoader(_Loader):
                     json.dumps(row.metadata_),
                     row.ip_address,
                     row.source,
+                    hashes,
                 )
-                for row in rows
+                for row, hashes in zip(rows, tree_hashes, strict=True)
             ],
             columns=RECORD_COLUMNS,
-        )
-
-    async def nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        await self.connection.copy_records_to_table(
-            "tree_nodes", records=nodes, columns=("level", "node_index", "hash")
         )
 
     async def finish(self, head: tuple[int, bytes, datetime], checkpoint: tuple[Any, ...]) -> None:
@@ -366,7 +360,7 @@ class _PostgresLoader(_Loader):
             *checkpoint,
         )
         # Autovacuum would get there on its own in a while; the proofs are measured after it.
-        for table in ("records", "tree_nodes", "applications"):
+        for table in ("records", "applications"):
             await self.connection.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -379,7 +373,7 @@ class _SqliteLoader(_Loader):
     async def applications(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._insert("applications", APPLICATION_COLUMNS, [_sqlite_values(row) for row in rows])
 
-    async def records(self, rows: Sequence[AppendedRecord]) -> None:
+    async def records(self, rows: Sequence[AppendedRecord], tree_hashes: Sequence[bytes]) -> None:
         self._insert(
             "records",
             RECORD_COLUMNS,
@@ -393,13 +387,11 @@ class _SqliteLoader(_Loader):
                     json.dumps(row.metadata_),
                     row.ip_address,
                     row.source,
+                    hashes,
                 )
-                for row in rows
+                for row, hashes in zip(rows, tree_hashes, strict=True)
             ],
         )
-
-    async def nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        self._insert("tree_nodes", ("level", "node_index", "hash"), nodes)
 
     async def finish(self, head: tuple[int, bytes, datetime], checkpoint: tuple[Any, ...]) -> None:
         size, root, last_created_at = head
@@ -501,9 +493,8 @@ async def _seed(loader: _Loader, url: str, size: int, export: BinaryIO | None) -
     for start in range(0, size, SEED_CHUNK):
         rows = seed_records(start, min(SEED_CHUNK, size - start), first_at, applications)
         lines = [entries.entry_line(row) for row in rows]
-        created = frontier.append(leaf_hash(line[:-1]) for line in lines)
-        await loader.records(rows)
-        await loader.nodes(created)
+        tree_hashes = frontier.append_completed(leaf_hash(line[:-1]) for line in lines)
+        await loader.records(rows, tree_hashes)
         if export is not None:
             export.writelines(lines)
         ids.extend(row.id for row in rows)

@@ -43,10 +43,10 @@ MODES = ("tree", "baseline")
 
 
 async def _keep_root(
-    _session: AsyncSession, _size: int, root: bytes, _records: Sequence[Any]
-) -> bytes:
+    _session: AsyncSession, _size: int, root: bytes, records: Sequence[Any]
+) -> store.Extension:
     """The baseline's `store.extend`: no leaf hashed, no node stored, the root unchanged."""
-    return root
+    return store.Extension(root, [None] * len(records))
 
 
 def create_app_without_tree() -> FastAPI:

@@ -8,6 +8,7 @@ AUDITTRAIL_TEST_REQUIRE_POSTGRES=1 (as in CI), where it fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -47,8 +48,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str | None]:
+@contextlib.contextmanager
+def new_postgres_database() -> Iterator[str | None]:
+    """An empty database of its own on the test PostgreSQL, dropped after; None where that is
+    unreachable (and allowed to be)."""
     admin_dsn = _asyncpg_dsn(POSTGRES_URL)
     name = f"audittrail_test_{uuid.uuid4().hex[:12]}"
 
@@ -66,10 +69,24 @@ def postgres_url() -> Iterator[str | None]:
             pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {error}")
         yield None
         return
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(execute(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def skip_without_postgres() -> None:
+    pytest.skip(
+        f"POSTGRESQL UNREACHABLE at {POSTGRES_URL}: the PostgreSQL half of this test did not run"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    with new_postgres_database() as url:
+        if url is not None:
+            migrate.upgrade(url)
+        yield url
 
 
 async def _empty_postgres(url: str) -> None:
@@ -94,10 +111,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         return f"sqlite:///{path}"
     url: str | None = request.getfixturevalue("postgres_url")
     if url is None:
-        pytest.skip(
-            f"POSTGRESQL UNREACHABLE at {POSTGRES_URL}: the PostgreSQL half of this test "
-            "did not run"
-        )
+        skip_without_postgres()
     asyncio.run(_empty_postgres(url))
     return url
 

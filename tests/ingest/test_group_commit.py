@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail.db import bulk
 from audittrail.db.models import Record
-from audittrail.integrity import store
 from audittrail.records.writer import COMMIT_FAILED as COMMIT_FAILED_MESSAGE
 from audittrail.records.writer import GroupCommitWriter
 from tests.helpers import RECORDS, post_record, record_total
@@ -148,16 +147,17 @@ async def test_failure_after_the_rows_are_written_rolls_back_everything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The tree is extended (and its frontier cached) too before the failure: none of it stays."""
-    extend = store.extend
+    insert_rows = bulk.insert_rows
     inserted: list[int] = []
 
-    async def extend_then_fail(
-        session: AsyncSession, size: int, root: bytes, records: Sequence[Record]
-    ) -> bytes:
-        new_root = await extend(session, size, root, records)
-        if len(records) == 1:  # the gate's batch
-            return new_root
-        count = select(func.count()).select_from(Record).where(Record.seq >= size)
+    async def insert_then_fail(
+        session: AsyncSession, table: Table, names: tuple[str, ...], rows: Any, **options: Any
+    ) -> None:
+        await insert_rows(session, table, names, rows, **options)
+        if table.name != "records" or len(rows) == 1:  # the gate's batch
+            return
+        first_seq = rows[0][names.index("seq")]
+        count = select(func.count()).select_from(Record).where(Record.seq >= first_seq)
         inserted.append((await session.execute(count)).scalar_one())
         raise commit_failure()
 
@@ -166,7 +166,7 @@ async def test_failure_after_the_rows_are_written_rolls_back_everything(
     append_hook.hold()
     gate = asyncio.create_task(client.post(RECORDS, json=record_body("gate")))
     await append_hook.wait_held()
-    monkeypatch.setattr(store, "extend", extend_then_fail)
+    monkeypatch.setattr(bulk, "insert_rows", insert_then_fail)
     doomed = [
         asyncio.create_task(client.post(RECORDS, json=record_body(f"doomed {n}"))) for n in range(3)
     ]
@@ -177,7 +177,7 @@ async def test_failure_after_the_rows_are_written_rolls_back_everything(
     for response in await asyncio.gather(*doomed):
         assert_unavailable(response, COMMIT_FAILED)
     assert inserted == [3]  # the rows were in the transaction when it failed
-    monkeypatch.setattr(store, "extend", extend)
+    monkeypatch.setattr(bulk, "insert_rows", insert_rows)
     assert await record_total(client) == stored + 1
     after = await post_record(client, summary="after")
     summaries = await stored_summaries(client)

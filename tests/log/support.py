@@ -27,7 +27,8 @@ RECORDS = "/api/audit-trail/records"
 # The first start writes two system records: the bootstrap admin and its API key.
 BOOTSTRAP_RECORDS = 2
 CATCH_UP_SECONDS = 5.0
-APPEND_ONLY_TABLES = ("records", "tree_nodes", "checkpoints")
+# The tree's hashes are kept in records (integrity/store.py).
+APPEND_ONLY_TABLES = ("records", "checkpoints")
 
 
 @asynccontextmanager

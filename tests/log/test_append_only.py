@@ -13,12 +13,13 @@ from sqlalchemy.exc import DBAPIError
 from tests.log.support import APPEND_ONLY_TABLES, checkpoint_now, post_records
 
 CHANGES = {
-    "records": "UPDATE records SET summary = 'rewritten' WHERE seq = 2",
-    "tree_nodes": (
-        "UPDATE tree_nodes SET hash = (SELECT hash FROM tree_nodes WHERE level = 1 LIMIT 1) "
-        "WHERE level = 0"
-    ),
-    "checkpoints": "UPDATE checkpoints SET note = 'forged'",
+    "records": [
+        "UPDATE records SET summary = 'rewritten' WHERE seq = 2",
+        # The tree's hashes, which the records hold.
+        "UPDATE records SET tree_hashes = (SELECT tree_hashes FROM records WHERE seq = 1) "
+        "WHERE seq = 2",
+    ],
+    "checkpoints": ["UPDATE checkpoints SET note = 'forged'"],
 }
 
 
@@ -43,10 +44,11 @@ async def test_update_and_delete_are_refused(
     await checkpoint_now(app)
     before = await rows(app, table)
     assert before
-    statements = {"UPDATE": CHANGES[table], "DELETE": f"DELETE FROM {table}"}
+    statements = [("UPDATE", change) for change in CHANGES[table]]
+    statements.append(("DELETE", f"DELETE FROM {table}"))
     if app.state.database.dialect == "postgresql":
-        statements["TRUNCATE"] = f"TRUNCATE {table} CASCADE"
-    for operation, statement in statements.items():
+        statements.append(("TRUNCATE", f"TRUNCATE {table} CASCADE"))
+    for operation, statement in statements:
         message = await refused(app, statement)
         assert f"audittrail: {operation} on {table} is refused: the log is append-only" in message
     assert await rows(app, table) == before

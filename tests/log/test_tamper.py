@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audittrail.config import Settings
 from audittrail.integrity import canonical, checkpoint, leaf_reader
+from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
+from audittrail.integrity.tree import Frontier
 from tests.log.support import (
     BOOTSTRAP_RECORDS,
     LOG,
@@ -95,11 +97,13 @@ def insert_record(log: Log) -> list[Statement]:
 def rewrite_record_and_leaf(log: Log) -> list[Statement]:
     """The record changed and its stored leaf hash made to fit: only the checkpoints can tell."""
     forged = canonical.record_leaf_hash(changed_summary(log, TARGET))
+    # What the record stores of the tree: its leaf hash first, then the nodes it completes.
+    stored = Frontier().append_completed(leaf_hash(line.rstrip(b"\n")) for line in log.lines)
     return [
         *change_field(log),
         (
-            "UPDATE tree_nodes SET hash = :hash WHERE level = 0 AND node_index = :seq",
-            {"hash": forged, "seq": TARGET},
+            "UPDATE records SET tree_hashes = :hashes WHERE seq = :seq",
+            {"hashes": forged + stored[TARGET][HASH_SIZE:], "seq": TARGET},
         ),
     ]
 

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -152,6 +151,9 @@ class Record(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     source: Mapped[str] = mapped_column(String(8))
+    # Not a field of the record: the Merkle tree's hashes this record's append completed, its
+    # leaf hash first (integrity/store.py); NULL only where the tree lacks them. Loaded on demand.
+    tree_hashes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     # viewonly: a record names its application by application_id; loading it is for responses.
     application: Mapped[Application | None] = relationship(lazy="raise", viewonly=True)
@@ -170,16 +172,6 @@ class LogHead(Base):
     # or param definitions leaves: what was checked against version V still holds while the
     # head says V (records/intake.py).
     registry_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
-
-
-class TreeNode(Base):
-    """A perfect subtree of the log's Merkle tree; level 0 holds the leaf hashes. Append-only."""
-
-    __tablename__ = "tree_nodes"
-
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class SignedCheckpoint(Base):

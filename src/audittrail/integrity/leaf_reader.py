@@ -47,14 +47,10 @@ _PARAMS = _MEMBERS.index("params")
 _METADATA = _MEMBERS.index("metadata")
 _SEQ = _MEMBERS.index("seq")
 
-_COLUMNS = ", ".join(f"records.{name}" for name in _MEMBERS)
-# The node_index range lets PostgreSQL merge two index ranges: joined on seq alone, it hashed
-# the whole of tree_nodes for every chunk.
+_COLUMNS = ", ".join(name for name in _MEMBERS)
 _QUERY = (
-    f"SELECT {_COLUMNS}, tree_nodes.hash FROM records LEFT JOIN tree_nodes"
-    " ON tree_nodes.level = 0 AND tree_nodes.node_index = records.seq"
-    " AND tree_nodes.node_index >= {start} AND tree_nodes.node_index < {end}"
-    " WHERE records.seq >= {start} AND records.seq < {end} ORDER BY records.seq"
+    f"SELECT {_COLUMNS}, substr(tree_hashes, 1, 32) FROM records"
+    " WHERE seq >= {start} AND seq < {end} ORDER BY seq"
 )
 _FRAME = struct.Struct(">Q")
 
@@ -88,7 +84,7 @@ class RowReader(ABC):
         return LeafChunk(
             seqs=[row[_SEQ] for row in rows],
             leaves=[self._leaf(row) for row in rows],
-            stored=[row[-1] for row in rows],
+            stored=[row[-1] or None for row in rows],
         )
 
     def _leaf(self, row: Row) -> bytes | ValueError:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, and_, bindparam, func, select, true
+from sqlalchemy import BigInteger, Row, Select, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.db.models import LogHead, Record, SignedCheckpoint, TreeNode
+from audittrail.db.models import LogHead, Record, SignedCheckpoint
 from audittrail.integrity import store
 from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.integrity.tree import Node
@@ -161,14 +161,15 @@ async def leaf_entries(session: AsyncSession, start: int, end: int) -> list[dict
     """Records with start <= seq < end in seq order, for the verifier: each a dict of the leaf
     fields and STORED_LEAF_HASH, the tree's leaf for that seq (None where the tree lacks it).
 
-    One joined Core query made into plain dicts: at a million records, a second query for the
+    One Core query made into plain dicts: at a million records, a second query for the
     leaves, ORM result handling and attribute access on rows would cost more than the hashing.
     """
-    records, nodes = Record.__table__, TreeNode.__table__
-    leaf = and_(nodes.c.level == 0, nodes.c.node_index == records.c.seq)
+    records = Record.__table__
     query = (
-        select(*(records.c[name] for name in LEAF_FIELDS), nodes.c.hash.label(STORED_LEAF_HASH))
-        .select_from(records.outerjoin(nodes, leaf))
+        select(
+            *(records.c[name] for name in LEAF_FIELDS),
+            func.nullif(store.stored_hash(records.c.tree_hashes, 0), b"").label(STORED_LEAF_HASH),
+        )
         .where(records.c.seq >= start, records.c.seq < end)
         .order_by(records.c.seq)
     )

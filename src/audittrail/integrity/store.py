@@ -1,14 +1,19 @@
 """The log's Merkle tree in the database: extended inside each append, read for proofs and tiles.
 
-Every perfect subtree hash is stored (about two rows per record), so a proof or a root at any
-size is one indexed lookup of O(log n) rows. The right edge of the tree (the frontier) is
-cached per process and checked against the log head's size and root under the append lock,
-so another process's appends or a rolled-back transaction can never leave it stale.
+Every perfect subtree hash is stored, with the record whose append completed it: a record's
+``tree_hashes`` is its leaf hash followed by the hashes of the nodes it completes, level by
+level (`tree.completing_leaf`), 64 bytes on average. So a proof or a root at any size is one
+indexed lookup of O(log n) records, and the tree adds no row or index entry of its own to an
+append: it had been two rows per record in a table of their own, most of its cost on the write
+path. The right edge of the tree (the frontier) is cached per process and checked against the
+log head's size and root under the append lock, so another process's appends or a rolled-back
+transaction can never leave it stale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 from weakref import WeakKeyDictionary
 
@@ -17,59 +22,49 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    LargeBinary,
     Row,
     Table,
-    and_,
+    func,
     literal_column,
-    or_,
     select,
     true,
-    tuple_,
     union,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.db import bulk
-from audittrail.db.models import TreeNode
+from audittrail.db.models import Record
 from audittrail.integrity import canonical
-from audittrail.integrity.hashing import leaf_hash
-from audittrail.integrity.tree import Frontier, Node, NodeStore
+from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
+from audittrail.integrity.tree import Frontier, Node, NodeStore, completing_leaf
 
 _frontiers: WeakKeyDictionary[Engine, Frontier] = WeakKeyDictionary()
-TREE_NODES = cast(Table, TreeNode.__table__)
+RECORDS = cast(Table, Record.__table__)
+TREE_HASHES = RECORDS.c.tree_hashes
+
+
+def stored_hash(tree_hashes: ColumnElement[bytes], level: Any) -> ColumnElement[bytes]:
+    """The hash of the level's node among a record's tree_hashes (empty where it has none)."""
+    return func.substr(tree_hashes, level * HASH_SIZE + 1, HASH_SIZE, type_=LargeBinary)
 
 
 async def nodes(session: AsyncSession, wanted: Iterable[Node]) -> dict[Node, bytes]:
     keys = list(dict.fromkeys(wanted))
     if not keys:
         return {}
+    holders = {completing_leaf(node) for node in keys}
     rows = await session.execute(
-        select(TreeNode.level, TreeNode.node_index, TreeNode.hash).where(
-            _any_of(keys, session.get_bind().dialect.name)
-        )
+        select(RECORDS.c.seq, TREE_HASHES).where(RECORDS.c.seq.in_(holders))
     )
-    return {(level, index): digest for level, index, digest in rows}
-
-
-def _any_of(keys: list[Node], dialect: str) -> ColumnElement[bool]:
-    """WHERE (level, node_index) is one of the keys, in the form each planner serves by index.
-
-    PostgreSQL turns a row-value IN into a bitmap OR over the primary key; SQLite 3.40 plans it
-    as a scan of the whole table (200 ms at a million records), but uses the key for one
-    `level = ? AND node_index IN (...)` per level.
-    """
-    if dialect != "sqlite":
-        return tuple_(TreeNode.level, TreeNode.node_index).in_(keys)
-    by_level: dict[int, list[int]] = {}
-    for level, index in keys:
-        by_level.setdefault(level, []).append(index)
-    return or_(
-        *(
-            and_(TreeNode.level == level, TreeNode.node_index.in_(indexes))
-            for level, indexes in by_level.items()
-        )
-    )
+    stored: dict[int, bytes | None] = {seq: tree_hashes for seq, tree_hashes in rows}
+    found: dict[Node, bytes] = {}
+    for node in keys:
+        level = node[0]
+        digest = (stored.get(completing_leaf(node)) or b"")[level * HASH_SIZE :][:HASH_SIZE]
+        if digest:
+            found[node] = digest
+    return found
 
 
 # A BIGINT size has no bit above 62.
@@ -119,20 +114,20 @@ def _levels() -> CTE:
 
 
 def with_hashes(wanted: CTE) -> list[ColumnElement[Any]]:
-    """The wanted nodes' columns and their stored hash (NULL where the tree has no such node).
+    """The wanted nodes' columns and their stored hash (NULL or empty where the tree has no
+    such node).
 
-    A subquery per node keeps every lookup on the primary key whatever a planner thinks of
-    the join's size.
+    A subquery per node keeps every lookup on the seq index whatever a planner thinks of the
+    join's size.
     """
-    stored = select(TREE_NODES.c.hash).where(
-        TREE_NODES.c.level == wanted.c.level, TREE_NODES.c.node_index == wanted.c.node_index
-    )
+    holder = (wanted.c.node_index + 1).bitwise_lshift(wanted.c.level) - 1
+    stored = select(stored_hash(TREE_HASHES, wanted.c.level)).where(RECORDS.c.seq == holder)
     return [wanted.c.level, wanted.c.node_index, stored.scalar_subquery().label("hash")]
 
 
 def found(rows: Iterable[Row[Any]]) -> dict[Node, bytes]:
     """The nodes of rows selected with :func:`with_hashes` that the tree has."""
-    return {(row.level, row.node_index): row.hash for row in rows if row.hash is not None}
+    return {(row.level, row.node_index): row.hash for row in rows if row.hash}
 
 
 async def _frontier(session: AsyncSession, size: int, root: bytes) -> Frontier:
@@ -151,21 +146,27 @@ class LeafSource(Protocol):
         takes them."""
 
 
+@dataclass(frozen=True)
+class Extension:
+    root: bytes
+    tree_hashes: Sequence[bytes | None]
+    """Each record's, in order: what its ``tree_hashes`` column stores."""
+
+
 async def extend(
     session: AsyncSession, size: int, root: bytes, records: Sequence[LeafSource]
-) -> bytes:
-    """Add the records' leaves (records as appended) to the tree of this size and root; the
-    new root.
+) -> Extension:
+    """Add the records' leaves (records as appended) to the tree of this size and root: the
+    new root and what each record stores of the tree.
 
-    Call with the log head locked, in the transaction that inserts the records.
+    Call with the log head locked, in the transaction that then inserts the records.
     """
     frontier = await _frontier(session, size, root)
     extended = frontier.copy()
-    created = extended.append(
+    tree_hashes = extended.append_completed(
         leaf_hash(canonical.stored_leaf_bytes(record.leaf_members())) for record in records
     )
-    await bulk.insert_rows(session, TREE_NODES, ("level", "node_index", "hash"), created)
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     _frontiers[engine] = extended
-    return extended.root()
+    return Extension(extended.root(), tree_hashes)

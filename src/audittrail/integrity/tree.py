@@ -52,12 +52,19 @@ class Frontier:
         """Add leaves; return every perfect node this created as (level, index, hash)."""
         created: list[tuple[int, int, bytes]] = []
         for leaf in leaf_hashes:
-            _check_hash_size(leaf)
-            created.append((0, self._size, leaf))
-            self._edge.append((0, leaf))
-            self._size += 1
-            self._merge_equal_levels(created)
+            for level, digest in enumerate(self._add(leaf)):
+                created.append((level, (self._size >> level) - 1, digest))
         return created
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Add leaves, keeping nothing but the right edge: what a verifier needs."""
+        for leaf in leaf_hashes:
+            self._add(leaf)
+
+    def append_completed(self, leaf_hashes: Iterable[bytes]) -> list[bytes]:
+        """Add leaves; for each, its own hash and those of the perfect nodes it completes,
+        level by level, concatenated: what its record stores (:func:`completing_leaf`)."""
+        return [b"".join(self._add(leaf)) for leaf in leaf_hashes]
 
     def root(self) -> bytes:
         return _fold([digest for _, digest in self._edge])
@@ -86,14 +93,29 @@ class Frontier:
         ]
         return frontier
 
-    def _merge_equal_levels(self, created: list[tuple[int, int, bytes]]) -> None:
+    def _add(self, leaf: bytes) -> list[bytes]:
+        """Append one leaf; the hashes of the nodes it completes, from its own (level 0) up."""
+        _check_hash_size(leaf)
+        completed = [leaf]
+        self._edge.append((0, leaf))
+        self._size += 1
         while len(self._edge) > 1 and self._edge[-1][0] == self._edge[-2][0]:
             level, right = self._edge.pop()
             _, left = self._edge.pop()
             parent = node_hash(left, right)
             self._edge.append((level + 1, parent))
-            # The parent ends exactly at the current size, which it divides.
-            created.append((level + 1, (self._size >> (level + 1)) - 1, parent))
+            completed.append(parent)
+        return completed
+
+
+def completing_leaf(node: Node) -> int:
+    """The index of the leaf whose append completes the node: its last leaf.
+
+    The leaf at index i completes exactly the nodes of levels 0 up to the number of trailing
+    zero bits of i + 1, so each of them is found at its level's place among that leaf's.
+    """
+    level, index = node
+    return ((index + 1) << level) - 1
 
 
 def subtree_nodes(start: int, end: int) -> list[Node]:

@@ -109,6 +109,8 @@ _PARAMS = MEMBERS.index("params")
 _METADATA = MEMBERS.index("metadata")
 COLUMNS = tuple("metadata" if name == "metadata_" else name for name in _ATTRIBUTES)
 JSON_COLUMNS = frozenset(("params", "metadata"))
+# With what the record stores of the Merkle tree (integrity/store.py).
+_INSERTED = (*COLUMNS, "tree_hashes")
 
 
 @dataclass(frozen=True)
@@ -167,15 +169,18 @@ async def append(
         _appended(new, seq=head.size + offset, created_at=created_at)
         for offset, new in enumerate(new_records)
     ]
-    rows = [record.row() for record in records]
-    await bulk.insert_rows(session, RECORDS, COLUMNS, rows, encoded=JSON_COLUMNS)
-    root_hash = await tree_store.extend(session, head.size, head.root_hash, records)
+    extension = await tree_store.extend(session, head.size, head.root_hash, records)
+    rows = [
+        (*record.row(), tree_hashes)
+        for record, tree_hashes in zip(records, extension.tree_hashes, strict=True)
+    ]
+    await bulk.insert_rows(session, RECORDS, _INSERTED, rows, encoded=JSON_COLUMNS)
     changes_registry = any(new.source == "system" for new in new_records)
     await (await session.connection()).execute(
         _UPDATE_HEAD,
         {
             "size": head.size + len(records),
-            "root_hash": root_hash,
+            "root_hash": extension.root,
             "last_created_at": created_at,
             "registry_version": head.registry_version + changes_registry,
         },

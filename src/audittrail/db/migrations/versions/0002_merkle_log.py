@@ -10,6 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from audittrail.db.append_only import (
+    POSTGRES_REJECT,
+    SQLITE_OPERATIONS,
+    postgres_triggers,
+    sqlite_trigger,
+)
 from audittrail.db.types import JSONType, UTCDateTime
 from audittrail.integrity import entries
 from audittrail.integrity.hashing import EMPTY_ROOT
@@ -21,15 +27,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APPEND_ONLY_TABLES = ("records", "tree_nodes", "checkpoints")
-
-POSTGRES_REJECT = """
-CREATE FUNCTION audittrail_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audittrail: % on % is refused: the log is append-only', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
 
 
 def upgrade() -> None:
@@ -91,22 +88,12 @@ def _create_append_only_triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_REJECT)
         for table in APPEND_ONLY_TABLES:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION audittrail_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION audittrail_append_only()"
-            )
+            for statement in postgres_triggers(table):
+                op.execute(statement)
         return
     for table in APPEND_ONLY_TABLES:
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'audittrail: {operation} on {table} is refused: "
-                "the log is append-only'); END"
-            )
+        for operation in SQLITE_OPERATIONS:
+            op.execute(sqlite_trigger(table, operation))
 
 
 def downgrade() -> None:
