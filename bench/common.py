@@ -338,8 +338,8 @@ class _PostgresLoader(_Loader):
             records=[
                 (
                     *_row_values(row),
-                    json.dumps(row.params),
-                    json.dumps(row.metadata_),
+                    row.params_json,
+                    row.metadata_json,
                     row.ip_address,
                     row.source,
                     hashes,
@@ -365,7 +365,7 @@ class _PostgresLoader(_Loader):
 
 
 class _SqliteLoader(_Loader):
-    """Writes what SQLAlchemy would: naive UTC timestamps as text, JSON as json.dumps text."""
+    """Writes what the service would: naive UTC timestamps as text, JSON as its stored text."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
@@ -383,8 +383,8 @@ class _SqliteLoader(_Loader):
                     row.seq,
                     _sqlite_timestamp(row.created_at),
                     *_row_values(row)[3:],
-                    json.dumps(row.params),
-                    json.dumps(row.metadata_),
+                    row.params_json,
+                    row.metadata_json,
                     row.ip_address,
                     row.source,
                     hashes,

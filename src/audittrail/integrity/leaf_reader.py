@@ -16,12 +16,13 @@ import contextlib
 import gc
 import json
 import pickle
+import re
 import signal
 import sqlite3
 import struct
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -53,6 +54,7 @@ _QUERY = (
     " WHERE seq >= {start} AND seq < {end} ORDER BY seq"
 )
 _FRAME = struct.Struct(">Q")
+_SQLITE_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 
 
 @dataclass(frozen=True)
@@ -90,21 +92,29 @@ class RowReader(ABC):
     def _leaf(self, row: Row) -> bytes | ValueError:
         """The record's leaf hash, or why it has none.
 
-        Where the quick encoding succeeds it is the reference one (a differential test holds it
+        Where a quick encoding succeeds it is the reference one (differential tests hold them
         to that); even so it is only taken where it gives the stored leaf hash, and any other
         record, a tampered one included, is left to the reference encoding, so that what the
-        audit finds never rests on the quick one.
+        audit finds never rests on a quick one.
         """
         stored = row[-1]
-        if stored is not None:
+        quick = None if stored is None else self._quick_leaf(row, stored)
+        return self._reference_leaf(row) if quick is None else quick
+
+    def _quick_leaf(self, row: Row, stored: bytes) -> bytes | None:
+        """The stored leaf hash if a quick encoding of the row gives it."""
+        try:
+            created_at = self._created_at_text(row[_CREATED_AT])
+        except (ValueError, TypeError):
+            return None
+        for json_members in self._json_members:
             try:
-                quick = leaf_hash(_quick_leaf_bytes(row, self._created_at_text(row[_CREATED_AT])))
+                quick = leaf_hash(_quick_leaf_bytes(row, created_at, json_members))
             except (ValueError, TypeError):
-                pass
-            else:
-                if quick == stored:
-                    return quick
-        return self._reference_leaf(row)
+                continue
+            if quick == stored:
+                return quick
+        return None
 
     def _reference_leaf(self, row: Row) -> bytes | ValueError:
         # Not strict: the stored leaf hash after the leaf fields is left out.
@@ -118,6 +128,9 @@ class RowReader(ABC):
             # As a plain ValueError: some of rfc8785's lose their message through pickle.
             return ValueError(str(error))
 
+    # How the quick encodings take the stored metadata and params, in the order they are tried.
+    _json_members: tuple[JsonMembers, ...]
+
     @abstractmethod
     def _created_at(self, stored: Any) -> Any:
         """The stored timestamp as SQLAlchemy reads it, for record_leaf_bytes."""
@@ -128,14 +141,44 @@ class RowReader(ABC):
         TypeError for any other."""
 
 
-def _quick_leaf_bytes(row: Row, created_at: str) -> bytes:
-    """The leaf bytes of a record of the usual shape: its stored JSON texts decoded, its
-    timestamp as the leaf's text. ValueError or TypeError for anything unusual."""
+JsonMembers = Callable[[Any, Any], tuple[Any, Any]]
+"""How a quick encoding takes a row's stored metadata and params texts."""
+
+
+def _quick_leaf_bytes(row: Row, created_at: str, json_members: JsonMembers) -> bytes:
+    """The leaf bytes of a record of the usual shape: its stored JSON texts as json_members
+    makes them, its timestamp as the leaf's text. ValueError or TypeError for anything
+    unusual."""
     members = list(row[:-1])
     members[_CREATED_AT] = created_at
-    members[_PARAMS] = json.loads(members[_PARAMS])
-    members[_METADATA] = json.loads(members[_METADATA])
+    members[_METADATA], members[_PARAMS] = json_members(members[_METADATA], members[_PARAMS])
     return canonical.member_leaf_bytes(members)
+
+
+def _decoded(metadata: Any, params: Any) -> tuple[Any, Any]:
+    """The stored texts decoded, for the leaf to encode them."""
+    return json.loads(metadata), json.loads(params)
+
+
+_PARAMS_MEMBER = ',"params":'
+
+
+def _verbatim(metadata: Any, params: Any) -> tuple[canonical.JSONText, canonical.JSONText]:
+    """The stored texts as they are: the service stores a value's canonical text where it has
+    one (canonical.stored_json), and this spares decoding and encoding both.
+
+    Sound where the leaf then gives the stored leaf hash: its bytes are those the service
+    hashed, in which the members before metadata and after params are texts this reader
+    encodes, each of which ends (or, read from the end, starts) where JSON's grammar says. So
+    metadata starts and params ends where they did, and between them the ``,"params":`` that
+    separates them is the only one when neither text holds one: each text is exactly the one
+    the service wrote. Texts holding one (a nested "params" key in metadata, say) are decoded.
+    """
+    if not isinstance(metadata, str) or not isinstance(params, str):
+        raise TypeError("metadata and params are not stored as text")
+    if _PARAMS_MEMBER in metadata or _PARAMS_MEMBER in params:
+        raise ValueError("the texts could be cut another way")
+    return canonical.JSONText(metadata), canonical.JSONText(params)
 
 
 Connect = tuple[str, dict[str, Any]]
@@ -182,6 +225,9 @@ class _SqliteReader(RowReader):
     async def close(self) -> None:
         self._connection.close()
 
+    # JSON as the text the service wrote, canonical where the value has such a text.
+    _json_members = (_verbatim, _decoded)
+
     # Stored as SQLAlchemy writes it: naive UTC, as text.
 
     def _created_at(self, stored: Any) -> Any:
@@ -191,14 +237,18 @@ class _SqliteReader(RowReader):
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def _created_at_text(self, stored: Any) -> str:
-        moment = datetime.fromisoformat(stored)
-        if moment.tzinfo is not None:
-            raise ValueError("created_at is not naive UTC")
-        return moment.isoformat(timespec="microseconds") + "Z"
+        """SQLAlchemy's text, which always has microseconds, with the leaf's T and Z: one
+        stored text gives one leaf text, and only that one, so the stored leaf hash vouches
+        for the stored text."""
+        if not isinstance(stored, str) or not _SQLITE_TIMESTAMP.fullmatch(stored):
+            raise ValueError("created_at is not SQLAlchemy's naive UTC text")
+        return f"{stored[:10]}T{stored[11:]}Z"
 
 
 class _PostgresReader(RowReader):
     _query = _QUERY.format(start="$1", end="$2")
+    # jsonb, which hands back a text of its own making.
+    _json_members = (_decoded,)
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
