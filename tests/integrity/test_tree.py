@@ -9,6 +9,7 @@ from audittrail.integrity.tree import (
     Frontier,
     MissingNodeError,
     Node,
+    completing_leaf,
     consistency_proof,
     consistency_proof_nodes,
     inclusion_proof,
@@ -54,6 +55,30 @@ def test_append_reports_every_perfect_node_once() -> None:
         for index in range(MAX_SIZE >> level)
     }
     assert nodes == expected
+
+
+@property_test
+@given(st.lists(st.integers(min_value=0, max_value=70), max_size=12))
+def test_extending_in_runs_of_any_length_gives_every_root(run_lengths: list[int]) -> None:
+    """extend folds whole aligned blocks at once: the roots are those of one leaf at a time."""
+    frontier, tree = Frontier(), built_tree()
+    for length in run_lengths:
+        frontier.extend(LEAVES[frontier.size : frontier.size + length])
+        assert frontier.root() == tree.roots[frontier.size]
+
+
+def test_append_completed_gives_each_leaf_the_nodes_it_completes() -> None:
+    """What records.tree_hashes stores: node (level, index) at byte 32 * level of the hashes of
+    leaf completing_leaf((level, index))."""
+    nodes = built_tree().nodes
+    stored = Frontier().append_completed(LEAVES[:MAX_SIZE])
+    found = {
+        (level, index): stored[completing_leaf((level, index))][32 * level : 32 * (level + 1)]
+        for level, index in nodes
+    }
+    assert found == nodes
+    assert all(len(hashes) % 32 == 0 for hashes in stored)
+    assert sum(len(hashes) for hashes in stored) == 32 * len(nodes)
 
 
 @property_test

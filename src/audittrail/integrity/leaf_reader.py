@@ -25,13 +25,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 import asyncpg
+import orjson
 
 from audittrail.integrity import canonical
-from audittrail.integrity.hashing import leaf_hash
+from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
 
 CHUNK = 5000
 # Measured on two cores, which the database server shares: more workers would take turns.
@@ -160,6 +161,19 @@ def _decoded(metadata: Any, params: Any) -> tuple[Any, Any]:
     return json.loads(metadata), json.loads(params)
 
 
+def _resorted(metadata: Any, params: Any) -> tuple[canonical.JSONText, canonical.JSONText]:
+    """The stored texts decoded and encoded again, keys sorted, by orjson: RFC 8785's text
+    for values of the usual kinds (not for 5.0 or 1e21, nor keys past U+FFFF) at an eighth of
+    the cost of the decoded way. Any correct JSON encoder's text may go into a quick leaf,
+    since one value has one such text and only the stored leaf hash says whether it counts."""
+    return _orjson_text(metadata), _orjson_text(params)
+
+
+def _orjson_text(stored: Any) -> canonical.JSONText:
+    sorted_text = orjson.dumps(orjson.loads(stored), option=orjson.OPT_SORT_KEYS)
+    return canonical.JSONText(sorted_text.decode())
+
+
 _PARAMS_MEMBER = ',"params":'
 
 
@@ -248,7 +262,7 @@ class _SqliteReader(RowReader):
 class _PostgresReader(RowReader):
     _query = _QUERY.format(start="$1", end="$2")
     # jsonb, which hands back a text of its own making.
-    _json_members = (_decoded,)
+    _json_members = (_resorted, _decoded)
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
@@ -350,7 +364,7 @@ class _Worker:
         except asyncio.IncompleteReadError:
             await self.finish()
             raise RuntimeError("a leaf reader worker stopped early") from None
-        return LeafChunk(*pickle.loads(payload))
+        return _unpacked(pickle.loads(payload))
 
     async def finish(self) -> None:
         assert self._process is not None
@@ -364,14 +378,37 @@ class _Worker:
             await self._process.wait()
 
 
+Packed = tuple[int, bytes] | tuple[list[int], list[bytes | ValueError], list[bytes | None]]
+"""A chunk as a worker sends it: a clean one (the next seqs from ``start``, each leaf its stored
+hash) as its start and leaves joined, any other as its three lists. Plain types: the worker's
+LeafChunk is __main__.LeafChunk, unknown to the caller; and a clean chunk, nearly every one,
+costs the caller a tenth of the unpickling."""
+
+
+def _packed(start: int, chunk: LeafChunk) -> Packed:
+    if chunk.leaves == chunk.stored and chunk.seqs == list(range(start, start + len(chunk))):
+        return start, b"".join(cast("list[bytes]", chunk.leaves))
+    return chunk.seqs, chunk.leaves, chunk.stored
+
+
+def _unpacked(packed: Packed) -> LeafChunk:
+    if len(packed) == 3:
+        return LeafChunk(*packed)
+    start, joined = packed
+    leaves = [joined[i : i + HASH_SIZE] for i in range(0, len(joined), HASH_SIZE)]
+    seqs = list(range(start, start + len(leaves)))
+    # One list as both: the audit only reads them.
+    return LeafChunk(
+        seqs, cast("list[bytes | ValueError]", leaves), cast("list[bytes | None]", leaves)
+    )
+
+
 async def _work(connect: Connect, ranges: list[tuple[int, int]], out: BinaryIO) -> None:
     reader = await open_reader(connect)
     try:
         for start, end in ranges:
-            chunk = await reader.chunk(start, end)
-            # Plain lists: the worker's LeafChunk is __main__.LeafChunk, unknown to the caller.
-            lists = (chunk.seqs, chunk.leaves, chunk.stored)
-            payload = pickle.dumps(lists, pickle.HIGHEST_PROTOCOL)
+            packed = _packed(start, await reader.chunk(start, end))
+            payload = pickle.dumps(packed, pickle.HIGHEST_PROTOCOL)
             out.write(_FRAME.pack(len(payload)))
             out.write(payload)
             out.flush()
