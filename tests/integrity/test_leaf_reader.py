@@ -19,11 +19,10 @@ from hypothesis import given, settings
 from audittrail.integrity import leaf_reader
 from audittrail.integrity.canonical import (
     LEAF_FIELDS,
-    JSONText,
+    record_leaf_bytes,
     record_leaf_hash,
     stored_json,
 )
-from audittrail.integrity.hashing import leaf_hash
 from tests.integrity.test_canonical import RECORD, records
 
 Record = dict[str, Any]
@@ -53,7 +52,7 @@ def sqlite_row(record: Record, stored: bytes | None) -> tuple[Any, ...]:
     """As the service writes it: JSON as canonical.stored_json's text."""
     moment: datetime = record["created_at"]
     text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return _row({**record, "created_at": text}, stored, stored_json)
+    return _row({**record, "created_at": text}, stored, lambda value: str(stored_json(value)))
 
 
 def postgres_row(record: Record, stored: bytes | None) -> tuple[Any, ...]:
@@ -117,9 +116,8 @@ async def test_leaves_are_the_reference_leaves_whatever_is_stored(kind: str, sto
 @settings(max_examples=300, deadline=None)
 @pytest.mark.parametrize("kind", READERS)
 def test_each_reader_gives_the_reference_leaf_of_any_record(kind: str, record: Record) -> None:
-    """Whichever quick way a reader tries first (stored texts as they are on SQLite, orjson's
-    re-sorted texts on PostgreSQL), what it gives is the reference leaf, or the reference's
-    error."""
+    """Whichever way a reader's leaf takes (orjson's, the project's own encoding, or the
+    reference), it is the reference leaf, or the reference's error."""
     expected = reference(record)
     stored = expected if isinstance(expected, bytes) else None
     [found] = asyncio.run(leaves(kind, [record], [stored]))
@@ -138,9 +136,7 @@ def test_quick_encoding_is_the_reference_encoding_or_none(record: Record) -> Non
     except (ValueError, UnicodeEncodeError):
         expected = None
     try:
-        quick = leaf_reader._quick_leaf_bytes(
-            postgres_row(record, None), created_at, leaf_reader._decoded
-        )
+        quick = leaf_reader._decoded_leaf(postgres_row(record, None), created_at)
     except (ValueError, TypeError):
         return
     assert quick == expected
@@ -163,64 +159,6 @@ def test_each_drivers_rows_take_the_quick_way(kind: str, created_at: datetime) -
     assert reader_class([])._quick_leaf(stored_as, leaf) == leaf
 
 
-@given(records)
-@settings(max_examples=1000, deadline=None)
-def test_sqlite_rows_as_stored_take_the_verbatim_way_where_their_json_is_canonical(
-    record: Record,
-) -> None:
-    """SQLite's reader puts the stored JSON texts into the leaf as they are: where the service
-    stored canonical texts, that is RFC 8785's leaf, by the rfc8785 library itself."""
-    row = sqlite_row(record, None)
-    texts = row[leaf_reader._PARAMS], row[leaf_reader._METADATA]
-    if not all(type(text) is JSONText for text in texts):
-        return  # not known to be canonical: it counts only if it gives the stored leaf hash
-    created_at = SqliteRows([])._created_at_text(row[leaf_reader._CREATED_AT])
-    leaf = {name: record[name] for name in LEAF_FIELDS}
-    try:
-        expected = rfc8785.dumps({**leaf, "created_at": created_at})
-    except (ValueError, UnicodeEncodeError):
-        expected = None
-    try:
-        quick = leaf_reader._quick_leaf_bytes(row, created_at, leaf_reader._verbatim)
-    except (ValueError, TypeError):
-        quick = None
-    assert quick == expected
-
-
-# Honest metadata and params whose texts hold a ',"params":' of their own, and texts cut at
-# another one: together the same bytes as the honest texts.
-RECUT = {
-    "metadata cut short": (
-        {"metadata": {"a": 1, "params": {"q": 1}}, "params": {"p": 2}},
-        ('{"a":1', '{"q":1}},"params":{"p":2}'),
-    ),
-    "metadata run long": (
-        {"metadata": {"m": 1}, "params": {"a": 1, "params": 2}},
-        ('{"m":1},"params":{"a":1', "2}"),
-    ),
-}
-
-
-@pytest.mark.parametrize("case", RECUT, ids=RECUT)
-async def test_json_texts_cut_another_way_are_not_taken_verbatim(case: str) -> None:
-    """metadata and params are neighbours in the leaf: texts cut at another ',"params":' make
-    up the same leaf bytes, so the stored leaf hash cannot tell; the record is changed content."""
-    honest, (metadata, params) = RECUT[case]
-    record = {**RECORD, **honest}
-    stored = record_leaf_hash(record)
-    row = list(sqlite_row(record, stored))
-    row[leaf_reader._METADATA], row[leaf_reader._PARAMS] = metadata, params
-    created_at = SqliteRows([])._created_at_text(row[leaf_reader._CREATED_AT])
-    unchecked = lambda metadata, params: (JSONText(metadata), JSONText(params))  # noqa: E731
-    glued = leaf_reader._quick_leaf_bytes(row, created_at, unchecked)
-    assert leaf_hash(glued) == stored  # the same bytes, taken without the check
-
-    chunk = await SqliteRows([tuple(row)]).chunk(0, 1)
-    assert chunk.stored == [stored]
-    [leaf] = chunk.leaves
-    assert isinstance(leaf, ValueError)
-
-
 @pytest.mark.parametrize(
     "stored_text",
     ["2026-11-27T02:20:36.123456", "2026-11-27 02:20:36", "2026-11-27 02:20:36.123456+00:00"],
@@ -228,3 +166,18 @@ async def test_json_texts_cut_another_way_are_not_taken_verbatim(case: str) -> N
 def test_sqlite_timestamps_of_another_form_are_not_taken_the_quick_way(stored_text: str) -> None:
     with pytest.raises(ValueError, match="SQLAlchemy's naive UTC text"):
         SqliteRows([])._created_at_text(stored_text)
+
+
+@pytest.mark.parametrize("kind", READERS)
+def test_usual_records_take_orjsons_way(kind: str) -> None:
+    """Strings (keys past U+FFFF aside), whole numbers and fractions: orjson writes RFC 8785's
+    leaf."""
+    reader_class, row = READERS[kind]
+    record = {
+        **RECORD,
+        "params": {"amount": 1250.5, "count": 3, "ok": True, "note": None, "été": "sommer"},
+        "metadata": {"request_id": "r-1", "\ufb01": "ligature"},
+    }
+    stored_as = row(record, None)
+    created_at = reader_class([])._created_at_text(stored_as[leaf_reader._CREATED_AT])
+    assert leaf_reader._orjson_leaf(stored_as, created_at) == record_leaf_bytes(record)
