@@ -189,6 +189,16 @@ def _is_fast_form(value: Any) -> bool:
     return False
 
 
+def fast_form(value: Any) -> Any:
+    """The value as the standard library's encoder writes it the RFC 8785 way: whole floats as
+    integers (RFC 8785 writes 5.0 as 5). ValueError where only rfc8785 writes it right:
+    numbers outside the plain range, keys past U+FFFF."""
+    try:
+        return _fast_form(value)
+    except _NeedsReference:
+        raise ValueError("only the reference encoding writes this value") from None
+
+
 def _fast_form(value: Any) -> Any:
     """The value with integral floats as ints; _NeedsReference where json.dumps would differ."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
