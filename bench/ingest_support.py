@@ -35,6 +35,7 @@ from fastapi import FastAPI, status
 from sqlalchemy.engine import make_url
 
 from audittrail.ids import new_id
+from audittrail.integrity.hashing import HASH_SIZE
 from audittrail.records.schemas import RecordCreate
 from bench import common
 
@@ -350,7 +351,8 @@ def raw_rows(
     first_seq: int, count: int, application: tuple[str, str], tag: str
 ) -> list[tuple[Any, ...]]:
     """Rows as the service writes them for the records the wrk script posts, in RECORD_COLUMNS
-    order (params and metadata as JSON text, created_at aware UTC)."""
+    order (params and metadata as JSON text, created_at aware UTC), with as many bytes of tree
+    hashes as the service stores for each seq (random: nothing reads them)."""
     created_at = datetime.now(UTC)
     application_id, application_key = application
     rows = []
@@ -374,6 +376,7 @@ def raw_rows(
                 json.dumps({"request_id": f"req_{tag}_1_{seq}"}),
                 HOST,
                 "manual",
+                os.urandom(HASH_SIZE * (((seq + 1) & -(seq + 1)).bit_length())),
             )
         )
     return rows

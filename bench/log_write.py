@@ -10,7 +10,7 @@ turns round by round so that drift in the machine's load falls on both alike.
 
 Also reported, without a target: the append step alone (`records.sequencer.append` in
 `Database.write_session()` transactions: single-record transactions from 8 concurrent asyncio
-writers, and batches of 100), where the tree's leaf hashing and node rows weigh the most.
+writers, and batches of 100), where the tree's leaf hashing weighs the most.
 
     .venv/bin/python -m bench.log_write [--records N] [--rounds R] [--seconds S] [--databases ...]
 """

@@ -47,7 +47,7 @@ _MEMBERS = canonical.MEMBERS
 _CREATED_AT = _MEMBERS.index("created_at")
 _SEQ = _MEMBERS.index("seq")
 
-_COLUMNS = ", ".join(name for name in _MEMBERS)
+_COLUMNS = ", ".join(_MEMBERS)
 _QUERY = (
     f"SELECT {_COLUMNS}, substr(tree_hashes, 1, 32) FROM records"
     " WHERE seq >= {start} AND seq < {end} ORDER BY seq"
