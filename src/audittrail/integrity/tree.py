@@ -122,10 +122,10 @@ class Frontier:
         self._edge.append((level, digest))
         self._size += 1 << level
         while len(self._edge) > 1 and self._edge[-1][0] == self._edge[-2][0]:
-            level, right = self._edge.pop()
+            merged, right = self._edge.pop()
             _, left = self._edge.pop()
             parent = node_hash(left, right)
-            self._edge.append((level + 1, parent))
+            self._edge.append((merged + 1, parent))
             if completed is not None:
                 completed.append(parent)
 
