@@ -49,7 +49,7 @@ _SEQ = _MEMBERS.index("seq")
 
 _COLUMNS = ", ".join(_MEMBERS)
 _QUERY = (
-    f"SELECT {_COLUMNS}, substr(tree_hashes, 1, 32) FROM records"
+    f"SELECT {_COLUMNS}, substr(tree_hashes, 1, {HASH_SIZE}) FROM records"
     " WHERE seq >= {start} AND seq < {end} ORDER BY seq"
 )
 _FRAME = struct.Struct(">Q")

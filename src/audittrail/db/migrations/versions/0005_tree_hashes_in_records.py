@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from alembic import op
 
 from audittrail.db.append_only import SQLITE_OPERATIONS, postgres_triggers, sqlite_trigger
+from audittrail.integrity.hashing import HASH_SIZE
+from audittrail.integrity.tree import completing_leaf
 
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-HASH_SIZE = 32
 CHUNK = 10_000
 
 _records = sa.table("records", sa.column("seq"), sa.column("tree_hashes", sa.LargeBinary))
@@ -67,7 +68,7 @@ def _nodes_completed_within(start: int, end: int) -> dict[int, dict[int, bytes]]
     completed: dict[int, dict[int, bytes]] = {}
     level = 0
     while 1 << level <= end:
-        # Node (level, i) is completed by leaf ((i + 1) << level) - 1.
+        # The nodes of this level whose completing leaf lies in [start, end).
         first, last = ((start + (1 << level)) >> level) - 1, (end >> level) - 1
         if first <= last:
             rows = op.get_bind().execute(
@@ -77,7 +78,7 @@ def _nodes_completed_within(start: int, end: int) -> dict[int, dict[int, bytes]]
                 )
             )
             for index, digest in rows:
-                completed.setdefault(((index + 1) << level) - 1, {})[level] = digest
+                completed.setdefault(completing_leaf((level, index)), {})[level] = digest
         level += 1
     return completed
 
