@@ -17,6 +17,7 @@ from audittrail.auth.routes import api_keys_router, auth_router, users_router
 from audittrail.config import Settings
 from audittrail.db import migrate
 from audittrail.db.engine import Database
+from audittrail.direct_routes import DirectRoutes
 from audittrail.guards import BodySizeLimit, NoNulInUrl
 from audittrail.handlers import install as install_error_handlers
 from audittrail.integrity import checkpointer
@@ -24,6 +25,7 @@ from audittrail.integrity.routes import router as log_router
 from audittrail.integrity.signer import LogSigner
 from audittrail.metrics import router as metrics_router
 from audittrail.records.intake import Registry
+from audittrail.records.routes import intake_routes
 from audittrail.records.routes import router as records_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(DirectRoutes, routes=intake_routes())
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(NoNulInUrl)
     # Records first: routes are matched in order, and records are what is posted most.

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from audittrail.applications.schemas import ApplicationSummary
@@ -212,6 +213,13 @@ async def create_batch(request: Request) -> Response:
     records = [to_response(record, summaries=summaries) for record in written.records]
     answer = BatchResponse.model_construct(records=records)
     return created(answer, written.replayed, background)
+
+
+def intake_routes() -> list[APIRoute]:
+    """The routes that read their own request, which the app serves directly
+    (direct_routes.py): what is posted most."""
+    intake = (create_record, create_batch)
+    return [r for r in router.routes if isinstance(r, APIRoute) and r.endpoint in intake]
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:

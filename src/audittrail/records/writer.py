@@ -120,12 +120,19 @@ class GroupCommitWriter:
         future = asyncio.get_running_loop().create_future()
         pending = _Pending(records, claims, registry_version, future)
         try:
+            # Waiting is for a full queue only: wait_for makes a task of the put, every time.
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            await self._wait_for_room(pending)
+        return await pending.done
+
+    async def _wait_for_room(self, pending: _Pending) -> None:
+        try:
             await asyncio.wait_for(self._queue.put(pending), self.enqueue_timeout)
         except TimeoutError:
             raise self.unavailable(
                 "OVERLOADED", "The service is at capacity. Nothing was stored; retry shortly."
             ) from None
-        return await pending.done
 
     def unavailable(self, code: str, message: str) -> ServiceUnavailable:
         return ServiceUnavailable(
