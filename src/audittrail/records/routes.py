@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from audittrail.applications.schemas import ApplicationSummary
 from audittrail.auth.dependencies import Reader, credentials_of, touch_later
@@ -15,7 +14,7 @@ from audittrail.auth.principal import WRITER
 from audittrail.db.models import Application, Record
 from audittrail.deps import ReadSession, client_ip
 from audittrail.pagination import Pages
-from audittrail.records import batch, bodies, idempotency, limits, service
+from audittrail.records import answers, batch, bodies, idempotency, limits, service
 from audittrail.records import query as q
 from audittrail.records.bodies import IDEMPOTENCY_KEY_HEADER
 from audittrail.records.intake import Checked, Intake, Registry, commit_checked
@@ -27,19 +26,19 @@ from audittrail.records.schemas import (
     RecordResponse,
     Severity,
 )
-from audittrail.records.sequencer import AppendedRecord
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
 
 def to_response(
-    record: Record | AppendedRecord,
+    record: Record,
     visible_params: set[str] | None = None,
     summaries: dict[str, ApplicationSummary] | None = None,
 ) -> RecordResponse:
-    """The record as answered. Built without validation: every value comes from storage or
-    from a checked request. ``summaries``: applications already summarised, by id, for a page
-    or batch that names one application many times."""
+    """A stored record as the list and get routes answer it (the intake routes write theirs
+    directly: records/answers.py). Built without validation: every value comes from storage.
+    ``summaries``: applications already summarised, by id, for a page that names one
+    application many times."""
     params = record.params
     if visible_params is not None:
         params = {key: value for key, value in params.items() if key in visible_params}
@@ -85,23 +84,20 @@ async def writer_intake(request: Request, background: BackgroundTasks) -> Intake
 
 
 def created(
-    model: BaseModel,
+    body: bytes,
     replayed: list[bool],
     background: BackgroundTasks,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """201 with the model; 200 with Idempotent-Replayed if every record was a replay.
-
-    Serialised once, as FastAPI would: a route that returns a Response skips FastAPI's
-    validation of its return value against the response model.
-    """
+    """201 with the answer (records/answers.py); 200 with Idempotent-Replayed if every record
+    was a replay."""
     headers = dict(headers or {})
     status_code = status.HTTP_201_CREATED
     if all(replayed):
         status_code = status.HTTP_200_OK
         headers["Idempotent-Replayed"] = "true"
     return Response(
-        model.__pydantic_serializer__.to_json(model),
+        body,
         status_code=status_code,
         headers=headers,
         media_type="application/json",
@@ -168,7 +164,7 @@ async def create_record(request: Request) -> Response:
     written = await commit_checked(intake, request.app.state.writer, check, WRITER)
     [record] = written.records
     location = {"Location": f"{router.prefix}/{record.id}"}
-    return created(to_response(record), written.replayed, background, location)
+    return created(answers.record_json(record), written.replayed, background, location)
 
 
 @router.post(
@@ -209,10 +205,7 @@ async def create_batch(request: Request) -> Response:
         return await batch.prepare_all(intake, items, principal=intake.principal, ip=ip)
 
     written = await commit_checked(intake, request.app.state.writer, check, WRITER)
-    summaries: dict[str, ApplicationSummary] = {}
-    records = [to_response(record, summaries=summaries) for record in written.records]
-    answer = BatchResponse.model_construct(records=records)
-    return created(answer, written.replayed, background)
+    return created(answers.batch_json(written.records), written.replayed, background)
 
 
 def intake_routes() -> list[APIRoute]:
