@@ -62,6 +62,33 @@ async def test_other_methods_on_intake_paths_are_fastapi_answers(
     assert await record_total(client) == before
 
 
+async def test_a_streamed_body_over_the_limit_is_the_413_envelope(
+    client: httpx.AsyncClient,
+) -> None:
+    """Sent without Content-Length, the body is counted as it comes: the guard's error reaches
+    the app's handler from inside a direct route."""
+    limit = 16 * 1024 * 1024
+    before = await record_total(client)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"event_type": "x", "summary": "'
+        for _ in range(17):
+            yield b"a" * (1024 * 1024)
+        yield b'"}'
+
+    response = await client.post(
+        RECORDS, content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "PAYLOAD_TOO_LARGE",
+            "message": f"The request body is over {limit} bytes.",
+        }
+    }
+    assert await record_total(client) == before
+
+
 @pytest.fixture
 async def tolerant_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client that sees the 500 the server sends rather than the exception behind it."""
