@@ -36,7 +36,7 @@ test: lint typecheck pytest
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Issue 3's log benchmarks at full size (a million records; about 35 minutes on two cores). Each
+# Issue 3's log benchmarks at full size (a million records; 20-40 minutes on two cores). Each
 # prints one JSON line of results on stdout; progress goes to stderr. Not part of `make test`.
 bench-log: install
 	$(BIN)/python -m bench.log_proofs
