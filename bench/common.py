@@ -35,13 +35,14 @@ from sqlalchemy.engine import make_url
 from audittrail.db import migrate
 from audittrail.db.engine import Database
 from audittrail.ids import new_id
-from audittrail.integrity import entries
-from audittrail.integrity import repository as log_repo
-from audittrail.integrity.canonical import LEAF_FIELDS
+from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, stored_json
 from audittrail.integrity.hashing import leaf_hash
-from audittrail.integrity.signer import LogSigner
 from audittrail.integrity.tree import Frontier
-from audittrail.records.sequencer import AppendedRecord
+from audittrail.log import head as log_head
+from audittrail.log import repository as log_repo
+from audittrail.log import tree_store
+from audittrail.log.append import AppendedRecord
+from audittrail.log.signer import LogSigner
 
 POSTGRES_URL = os.environ.get(
     "AUDITTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -300,7 +301,7 @@ def seed_records(
                     "attempt": rng.randrange(3),
                     "approved": rng.random() < 0.9,
                 },
-                metadata_={"request_id": f"req-{seq:08d}"},
+                metadata={"request_id": f"req-{seq:08d}"},
                 ip_address=None if actor == "system" else f"203.0.113.{rng.randrange(1, 255)}",
                 source="system" if actor == "system" else "manual",
                 application=None,
@@ -316,7 +317,7 @@ class _Loader:
         raise NotImplementedError
 
     async def records(self, rows: Sequence[AppendedRecord], tree_hashes: Sequence[bytes]) -> None:
-        """The records, each with what it stores of the tree (integrity/store.py)."""
+        """The records, each with what it stores of the tree (log/tree_store.py)."""
         raise NotImplementedError
 
     async def finish(self, head: tuple[int, bytes, datetime], checkpoint: tuple[Any, ...]) -> None:
@@ -338,8 +339,8 @@ class _PostgresLoader(_Loader):
             records=[
                 (
                     *_row_values(row),
-                    row.params_json,
-                    row.metadata_json,
+                    stored_json(row.params),
+                    stored_json(row.metadata),
                     row.ip_address,
                     row.source,
                     hashes,
@@ -383,8 +384,8 @@ class _SqliteLoader(_Loader):
                     row.seq,
                     _sqlite_timestamp(row.created_at),
                     *_row_values(row)[3:],
-                    row.params_json,
-                    row.metadata_json,
+                    stored_json(row.params),
+                    stored_json(row.metadata),
                     row.ip_address,
                     row.source,
                     hashes,
@@ -447,7 +448,8 @@ async def seed_log(url: str, size: int, *, entries_file: Path | None = None) -> 
 
     The rows are built here, hashed with the service's own leaf encoding and tree code, and
     written in bulk (COPY on PostgreSQL, executemany on SQLite). With ``entries_file``, the
-    NDJSON export of the same log is written there too (each line from `entries.entry_line`).
+    NDJSON export of the same log is written there too (each line a record's leaf bytes, as
+    /log/entries serves it).
     """
     started = time.perf_counter()
     kind = make_url(url).get_backend_name()
@@ -492,7 +494,7 @@ async def _seed(loader: _Loader, url: str, size: int, export: BinaryIO | None) -
     last_created_at = first_at
     for start in range(0, size, SEED_CHUNK):
         rows = seed_records(start, min(SEED_CHUNK, size - start), first_at, applications)
-        lines = [entries.entry_line(row) for row in rows]
+        lines = [record_leaf_bytes(row.leaf_fields()) + b"\n" for row in rows]
         tree_hashes = frontier.append_completed(leaf_hash(line[:-1]) for line in lines)
         await loader.records(rows, tree_hashes)
         if export is not None:
@@ -513,11 +515,11 @@ async def _check_read_back(seeded: SeededLog) -> None:
     try:
         async with database.read_session() as session:
             for seq in (0, seeded.size - 1):
-                [row] = await log_repo.record_rows(session, seq, seq + 1)
-                [entry] = await log_repo.leaf_entries(session, seq, seq + 1)
-                if entries.record_leaf_hash(row) != entry[log_repo.STORED_LEAF_HASH]:
+                [row] = await log_repo.leaf_rows(session, seq, seq + 1)
+                stored = await tree_store.nodes(session, [(0, seq)])
+                if leaf_hash(record_leaf_bytes(row._asdict())) != stored.get((0, seq)):
                     raise RuntimeError(f"seeded record {seq} does not read back as written")
-            head = await log_repo.head(session)
+            head = await log_head.read(session)
             if (head.size, head.root_hash) != (seeded.size, seeded.root):
                 raise RuntimeError("the seeded log head does not read back as written")
     finally:

@@ -17,8 +17,8 @@ from random import Random
 from typing import Any
 
 from audittrail.db.engine import Database
-from audittrail.integrity import service
 from audittrail.integrity.verify import verify_consistency, verify_inclusion
+from audittrail.log import service
 from audittrail.records import repository as records_repo
 from bench import common
 

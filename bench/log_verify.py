@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from audittrail.integrity import leaf_reader, sources
 from audittrail.integrity.audit import LogAudit
+from audittrail.log import leaf_reader, sources
 from bench import common
 
 TARGET_RECORDS_PER_S = 100_000

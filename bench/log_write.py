@@ -3,12 +3,12 @@
 Target: the write path slows down by at most 15% against the same run without the tree. The
 write path is DESIGN.md's: request, auth, validation, param validation, group commit. So the
 service runs as deployed (uvicorn, one worker, bench.ingest_support) twice per database, once
-as it is and once with `integrity.store.extend` replaced (in that server only) by a function
+as it is and once with `log.tree_store.extend` replaced (in that server only) by a function
 that returns the old root, so nothing is hashed or stored for the tree; wrk drives both with the
 same loads as bench.ingest (single POSTs at 32 connections, batches of 100), the servers taking
 turns round by round so that drift in the machine's load falls on both alike.
 
-Also reported, without a target: the append step alone (`records.sequencer.append` in
+Also reported, without a target: the append step alone (`log.append.append` in
 `Database.write_session()` transactions: single-record transactions from 8 concurrent asyncio
 writers, and batches of 100), where the tree's leaf hashing weighs the most.
 
@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.app import create_app
 from audittrail.db.engine import Database
-from audittrail.integrity import store
-from audittrail.records import sequencer
-from audittrail.records.sequencer import NewRecord
+from audittrail.log import append as log_append
+from audittrail.log import tree_store as store
+from audittrail.log.append import NewRecord
 from bench import common
 from bench import ingest_support as support
 
@@ -86,7 +86,7 @@ def _new_record(number: int) -> NewRecord:
 
 async def _append(database: Database, records: list[NewRecord]) -> None:
     async with database.write_session() as session:
-        await sequencer.append(session, records)
+        await log_append.append(session, records)
 
 
 async def _singles(database: Database, count: int) -> float:

@@ -15,10 +15,10 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedC
 
 from audittrail.config import Settings
 from audittrail.db import migrate as migrations
-from audittrail.integrity import sources
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
-from audittrail.integrity.signer import LogSigner
+from audittrail.log import sources
+from audittrail.log.signer import LogSigner
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
 

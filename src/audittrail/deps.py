@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.config import Settings
 from audittrail.db.engine import Database
-from audittrail.records.writer import GroupCommitWriter
 
 
 def get_settings(request: Request) -> Settings:
@@ -33,13 +32,6 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction, committed before the response is sent."""
     async with get_database(request).write_session() as session:
         yield session
-
-
-# Async although they never wait: FastAPI runs plain functions in its thread pool, which costs
-# more than they do.
-async def get_record_writer(request: Request) -> GroupCommitWriter:
-    writer: GroupCommitWriter = request.app.state.writer
-    return writer
 
 
 async def client_ip(request: Request) -> str | None:
@@ -79,4 +71,3 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
 ClientIP = Annotated[str | None, Depends(client_ip)]
-RecordWriter = Annotated[GroupCommitWriter, Depends(get_record_writer)]

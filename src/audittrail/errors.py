@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -82,3 +83,25 @@ class Unprocessable(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
+    """pydantic's validation errors as field problems (their loc joined with dots)."""
+    return [
+        FieldProblem(
+            field=".".join(str(part) for part in error["loc"]),
+            code=str(error["type"]).upper(),
+            message=str(error["msg"]),
+        )
+        for error in errors
+    ]
+
+
+def request_validation_error(errors: Sequence[Any]) -> AppError:
+    """The error for a request that failed validation: 400 if its body is not JSON, else 422
+    naming every field at fault."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        return BadRequest("The request body is not valid JSON.", code="INVALID_JSON")
+    problems = validation_problems(errors)
+    fields = ", ".join(dict.fromkeys(problem.field for problem in problems))
+    return Unprocessable(f"Invalid request: {fields}.", details=problems)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,13 +10,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from audittrail.errors import (
-    AppError,
-    BadRequest,
-    FieldProblem,
-    ServiceUnavailable,
-    Unprocessable,
-)
+from audittrail.errors import AppError, ServiceUnavailable, request_validation_error
 
 log = structlog.get_logger(__name__)
 
@@ -38,29 +29,6 @@ _HTTP_CODES = {
 
 def error_response(error: AppError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
-
-
-def field_name(location: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in location)
-
-
-def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
-    return [
-        FieldProblem(
-            field=field_name(error["loc"]),
-            code=str(error["type"]).upper(),
-            message=str(error["msg"]),
-        )
-        for error in errors
-    ]
-
-
-def request_validation_error(errors: Sequence[Any]) -> AppError:
-    if any(error["type"] == "json_invalid" for error in errors):
-        return BadRequest("The request body is not valid JSON.", code="INVALID_JSON")
-    problems = validation_problems(errors)
-    fields = ", ".join(dict.fromkeys(problem.field for problem in problems))
-    return Unprocessable(f"Invalid request: {fields}.", details=problems)
 
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from audittrail.auth.dependencies import Admin
-from audittrail.deps import RecordWriter
+from audittrail.access import Admin
+from audittrail.records.writer import GroupCommitWriter
 
 router = APIRouter(tags=["operations"])
 
@@ -34,7 +34,8 @@ COUNTERS = (
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Write-path counters")
-async def metrics(_: Admin, writer: RecordWriter) -> PlainTextResponse:
+async def metrics(_: Admin, request: Request) -> PlainTextResponse:
+    writer: GroupCommitWriter = request.app.state.writer
     lines = []
     for name, kind, description, attribute in COUNTERS:
         lines += [

@@ -15,7 +15,6 @@ import pytest
 from fastapi import FastAPI
 
 from audittrail.config import Settings
-from audittrail.records import writer
 from audittrail.records.writer import GroupCommitWriter
 from tests.conftest import make_client
 from tests.ingest.support import AppendHook, KeyedClient
@@ -40,14 +39,17 @@ def group_commit(app: FastAPI) -> GroupCommitWriter:
 
 
 @pytest.fixture
-async def append_hook(monkeypatch: pytest.MonkeyPatch, app: FastAPI) -> AsyncIterator[AppendHook]:
-    """The writer's append, replaced by one a test can hold or make fail.
+async def append_hook(
+    monkeypatch: pytest.MonkeyPatch, group_commit: GroupCommitWriter
+) -> AsyncIterator[AppendHook]:
+    """The writer's append (its `append`, log.append.append), wrapped by one a test can hold or
+    make fail.
 
     Set up after the app, so torn down before it: released before the app's shutdown waits for
     the writer's queue to drain.
     """
     hook = AppendHook()
-    monkeypatch.setattr(writer, "append", hook)
+    monkeypatch.setattr(group_commit, "append", hook)
     yield hook
     hook.release()  # a test that failed half-way must not leave the writer (and shutdown) stuck
 

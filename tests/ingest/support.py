@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import Record
 from audittrail.integrity.hashing import EMPTY_ROOT, leaf_hash, node_hash
-from audittrail.records import sequencer
-from audittrail.records.sequencer import NewRecord
+from audittrail.log import append as log_append
+from audittrail.log.append import NewRecord
 
 BATCH = "/api/audit-trail/records/batch"
 LOG = "/api/audit-trail/log"
@@ -55,7 +55,7 @@ class AppendHook:
         elif self.failures:
             self.failures -= 1
             raise commit_failure()
-        return await sequencer.append(session, records, **options)
+        return await log_append.append(session, records, **options)
 
     def hold(self) -> None:
         """Hold the next batch in its transaction, with the log locked, until release()."""

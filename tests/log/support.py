@@ -18,7 +18,7 @@ from audittrail import cli
 from audittrail.app import create_app
 from audittrail.config import Settings
 from audittrail.db.engine import Database
-from audittrail.integrity import checkpointer
+from audittrail.log import checkpointer
 from tests.conftest import ADMIN_KEY, make_client
 from tests.helpers import post_record
 

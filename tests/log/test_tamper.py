@@ -17,9 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audittrail.config import Settings
-from audittrail.integrity import canonical, checkpoint, leaf_reader
+from audittrail.integrity import canonical, checkpoint
 from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
 from audittrail.integrity.tree import Frontier
+from audittrail.log import leaf_reader
 from tests.log.support import (
     BOOTSTRAP_RECORDS,
     LOG,

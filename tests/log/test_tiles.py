@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from audittrail.integrity.tree import root_from_leaf_hashes
-from audittrail.records.sequencer import NewRecord, append
+from audittrail.log.append import NewRecord, append
 from tests.log.support import BOOTSTRAP_RECORDS, LOG, entry_lines, head_size
 
 TILES = f"{LOG}/tlog/tile"

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audittrail.applications.schemas import ApplicationSummary
+from audittrail.applications.service import ApplicationSummary
 from audittrail.db.models import Application
+from audittrail.log.append import AppendedRecord
 from audittrail.records import answers
 from audittrail.records.schemas import BatchResponse, RecordResponse, Severity
-from audittrail.records.sequencer import AppendedRecord
 
 # What ingest accepts: no NUL, no lone surrogate, no number past 2^53 (records/limits.py).
 texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
@@ -65,7 +65,7 @@ def records(draw: st.DrawFn, application: Application | None = None) -> Appended
         entity_type=draw(optional),
         entity_id=draw(optional),
         params=draw(objects),
-        metadata_=draw(objects),
+        metadata=draw(objects),
         ip_address=draw(optional),
         source="manual",
         application=application,
@@ -76,10 +76,8 @@ def model_fields(record: AppendedRecord) -> dict[str, Any]:
     """The record as RecordResponse validates it: the documented schema, checked."""
     application = record.application
     summary = None if application is None else ApplicationSummary.model_validate(application)
-    fields = {
-        name: getattr(record, name) for name in RecordResponse.model_fields if name != "metadata"
-    }
-    return {**fields, "metadata": record.metadata_, "application": summary}
+    fields = {name: getattr(record, name) for name in RecordResponse.model_fields}
+    return {**fields, "application": summary}
 
 
 @settings(max_examples=300, deadline=None)

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from audittrail.records import sequencer
-from audittrail.records.sequencer import NewRecord
+from audittrail.log import append as log_append
+from audittrail.log.append import NewRecord
 from tests.helpers import RECORDS, record_total
 
 SEVERITIES = ["critical", "high", "medium", "low", "none"]
@@ -145,14 +145,14 @@ WALKS = [("created_at", "desc"), ("created_at", "asc"), ("severity", "desc"), ("
 
 
 async def append_directly(app: FastAPI, count: int) -> None:
-    """Many records fast: batches through the log's own sequencer, as group commit writes them."""
+    """Many records fast: batches through the log's own append, as group commit writes them."""
     for start in range(0, count, 250):
         batch = [
             NewRecord(source="manual", actor="api_key:bootstrap", **body_number(number))
             for number in range(start, min(start + 250, count))
         ]
         async with app.state.database.write_session() as session:
-            await sequencer.append(session, batch)
+            await log_append.append(session, batch)
 
 
 async def test_walk_of_a_thousand_records_while_others_are_appended(

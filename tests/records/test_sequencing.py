@@ -8,11 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from audittrail.auth.principal import ADMIN, Principal
+from audittrail.access import ADMIN, Principal
+from audittrail.config import Settings
 from audittrail.db.engine import Database
 from audittrail.db.models import LogHead, Record
-from audittrail.integrity import checkpointer, sources
-from audittrail.integrity.signer import LogSigner
+from audittrail.log import checkpointer, sources
+from audittrail.log.signer import LogSigner
 from audittrail.records import service as records_service
 from audittrail.records.schemas import RecordCreate
 from audittrail.records.writer import GroupCommitWriter
@@ -29,7 +30,7 @@ def write_records(database_url: str, process: int, per_writer: int) -> None:
 async def _write_records(database_url: str, process: int, per_writer: int) -> None:
     """What one server process does: validate each request, then commit through its writer."""
     database = Database.connect(database_url)
-    group_commit = GroupCommitWriter(database)
+    group_commit = GroupCommitWriter(database, Settings(database_url=database_url))
     group_commit.start()
     principal = Principal(kind="api_key", id="load", name=f"process-{process}", roles=(ADMIN,))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail.applications.schemas import ParamType
 from audittrail.db.models import Application, ParamDefinition, Record
 
 
@@ -81,3 +82,29 @@ async def delete_definition(session: AsyncSession, definition_id: str) -> None:
 
 async def refresh_param_count(session: AsyncSession, application: Application) -> None:
     await session.refresh(application, ["param_count"])
+
+
+async def registered_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
+    if not application_ids:
+        return {}
+    rows = await session.execute(
+        select(ParamDefinition.application_id, ParamDefinition.key).where(
+            ParamDefinition.application_id.in_(application_ids)
+        )
+    )
+    keys: dict[str, set[str]] = {application_id: set() for application_id in application_ids}
+    for application_id, key in rows:
+        keys[application_id].add(key)
+    return keys
+
+
+async def param_types(
+    session: AsyncSession, application_id: str, keys: set[str]
+) -> dict[str, ParamType]:
+    """The registered type of each of these keys in one application."""
+    rows = await session.execute(
+        select(ParamDefinition.key, ParamDefinition.type).where(
+            ParamDefinition.application_id == application_id, ParamDefinition.key.in_(keys)
+        )
+    )
+    return {key: ParamType(param_type) for key, param_type in rows}

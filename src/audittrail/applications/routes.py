@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from audittrail.applications import repository as repo
+from audittrail.access import Admin, ReaderOrWriter
 from audittrail.applications import service
 from audittrail.applications.schemas import (
     ApplicationCreate,
@@ -17,7 +17,6 @@ from audittrail.applications.schemas import (
     ParamDefinitionResponse,
     ParamDefinitionUpdate,
 )
-from audittrail.auth.dependencies import Admin, ReaderOrWriter
 from audittrail.db.models import Application
 from audittrail.deps import ClientIP, ReadSession, WriteSession
 from audittrail.pagination import PageMeta, Pages
@@ -68,7 +67,7 @@ async def list_applications(
     pages: Pages,
     include_archived: Annotated[bool, Query(description="Also list archived ones.")] = False,
 ) -> ApplicationPage:
-    applications, total = await repo.page(
+    applications, total = await service.page(
         session, include_archived=include_archived, offset=pages.offset, limit=pages.page_size
     )
     return ApplicationPage(
@@ -134,7 +133,7 @@ async def create_param(
 async def list_params(
     _: ReaderOrWriter, application: ReadableApplication, session: ReadSession
 ) -> ParamDefinitionList:
-    definitions = await repo.definitions(session, application.id)
+    definitions = await service.definitions(session, application.id)
     return ParamDefinitionList(
         params=[ParamDefinitionResponse.model_validate(d) for d in definitions]
     )

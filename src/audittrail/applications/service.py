@@ -1,4 +1,8 @@
-"""The rules for applications and their param definitions; every change leaves a system record."""
+"""The rules for applications and their param definitions; every change leaves a system record.
+
+Other domains use applications through this module alone: the look-ups, the param check and the
+types below are what records need of them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
 from audittrail.applications import repository as repo
+from audittrail.applications.params import format_datetime
+from audittrail.applications.params import validate as validate_params
 from audittrail.applications.schemas import (
+    KEY_PATTERN,
     ApplicationCreate,
+    ApplicationSummary,
     ApplicationUpdate,
     ParamDefinitionCreate,
     ParamDefinitionUpdate,
@@ -19,10 +27,12 @@ from audittrail.applications.schemas import (
 )
 from audittrail.db.models import Application, ParamDefinition
 from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
-from audittrail.records import sequencer, system
+from audittrail.log import head as log_head
+from audittrail.log import system
 
 APPLICATION = "application"
 PARAM = "param"
+__all__ = ["KEY_PATTERN", "ApplicationSummary", "ParamType", "format_datetime", "validate_params"]
 
 
 def default_accent_color(key: str) -> str:
@@ -30,6 +40,42 @@ def default_accent_color(key: str) -> str:
     hue = int.from_bytes(hashlib.sha256(key.encode()).digest()[:2], "big") / 65536
     red, green, blue = colorsys.hls_to_rgb(hue, 0.45, 0.65)
     return "#{:02x}{:02x}{:02x}".format(*(round(channel * 255) for channel in (red, green, blue)))
+
+
+async def find(session: AsyncSession, id_or_key: str) -> Application | None:
+    """The application with this id or key, if any."""
+    return await repo.by_id_or_key(session, id_or_key)
+
+
+async def find_by_id(session: AsyncSession, application_id: str) -> Application | None:
+    return await repo.by_id(session, application_id)
+
+
+async def find_by_key(session: AsyncSession, key: str) -> Application | None:
+    return await repo.by_key(session, key)
+
+
+async def definitions(session: AsyncSession, application_id: str) -> list[ParamDefinition]:
+    """The application's param definitions, by key."""
+    return await repo.definitions(session, application_id)
+
+
+async def param_types(
+    session: AsyncSession, application_id: str, keys: set[str]
+) -> dict[str, ParamType]:
+    """The registered type of each of these keys in one application."""
+    return await repo.param_types(session, application_id, keys)
+
+
+async def registered_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
+    """The registered param keys of each of these applications."""
+    return await repo.registered_keys(session, application_ids)
+
+
+async def page(
+    session: AsyncSession, *, include_archived: bool, offset: int, limit: int
+) -> tuple[list[Application], int]:
+    return await repo.page(session, include_archived=include_archived, offset=offset, limit=limit)
 
 
 async def get(session: AsyncSession, id_or_key: str) -> Application:
@@ -46,14 +92,14 @@ async def get_for_change(session: AsyncSession, id_or_key: str) -> Application:
     what was checked true until commit: a concurrent change waits instead of hitting a
     unique or foreign key constraint.
     """
-    await sequencer.lock(session)
+    await log_head.lock(session)
     return await get(session, id_or_key)
 
 
 async def create(
     session: AsyncSession, request: ApplicationCreate, *, actor: str, ip: str | None
 ) -> Application:
-    await sequencer.lock(session)  # see get_for_change
+    await log_head.lock(session)  # see get_for_change
     if await repo.by_key(session, request.key) is not None:
         raise Conflict(f"An application with key {request.key} exists.", code="APPLICATION_EXISTS")
     _no_repeated_param_keys(request.params)
@@ -77,6 +123,7 @@ async def create(
         actor=actor,
         entity_type=APPLICATION,
         entity_id=application.id,
+        changes_registry=True,
         params=system.changes({}, _audited(application)),
         ip_address=ip,
     )
@@ -138,6 +185,7 @@ async def update(
         actor=actor,
         entity_type=APPLICATION,
         entity_id=application.id,
+        changes_registry=True,
         params=changed,
         ip_address=ip,
     )
@@ -172,6 +220,7 @@ async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str |
         actor=actor,
         entity_type=APPLICATION,
         entity_id=application.id,
+        changes_registry=True,
         params=_removed(before),
         severity="medium",
         ip_address=ip,
@@ -315,6 +364,7 @@ async def _write_param_record(
         actor=actor,
         entity_type=PARAM,
         entity_id=f"{application.key}.{definition.key}",
+        changes_registry=True,
         params=changed,
         ip_address=ip,
     )

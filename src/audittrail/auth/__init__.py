@@ -1,1 +1,1 @@
-"""Users, sessions, API keys, roles, and the current-principal dependency."""
+"""Users, sessions, API keys and roles: authenticating callers and managing who may call."""

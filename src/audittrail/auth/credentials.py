@@ -55,10 +55,6 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def looks_like_jwt(token: str) -> bool:
-    return token.startswith("eyJ") and token.count(".") == 2
-
-
 def encode_access_token(
     secret: str, *, user_id: str, session_id: str, issued_at: datetime, lifetime: timedelta
 ) -> str:

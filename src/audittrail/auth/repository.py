@@ -49,6 +49,12 @@ async def active_session(
     return None if row is None else (row[0], row[1])
 
 
+async def end_session(session: AsyncSession, session_id: str, now: datetime) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id).values(ended_at=now)
+    )
+
+
 async def end_sessions(session: AsyncSession, user_id: str, now: datetime) -> None:
     await session.execute(
         update(AuthSession)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from audittrail.auth import repository as repo
+from audittrail.access import SESSION_COOKIE, Admin, CurrentPrincipal
 from audittrail.auth import service
-from audittrail.auth.dependencies import SESSION_COOKIE, Admin, CurrentPrincipal
 from audittrail.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -18,8 +17,9 @@ from audittrail.auth.schemas import (
     UserResponse,
     UserUpdate,
 )
-from audittrail.deps import ClientIP, ReadSession, SettingsDep, WriteSession
+from audittrail.deps import ClientIP, DatabaseDep, ReadSession, SettingsDep, WriteSession
 from audittrail.handlers import error_response
+from audittrail.log import system
 from audittrail.pagination import PageMeta, Pages
 
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -39,16 +39,23 @@ async def login(
     body: LoginRequest,
     request: Request,
     response: Response,
-    session: WriteSession,
+    checking: ReadSession,
+    database: DatabaseDep,
     settings: SettingsDep,
     ip: ClientIP,
 ) -> TokenResponse | Response:
-    try:
-        result = await service.login(
-            session, settings, email=body.email, password=body.password.get_secret_value(), ip=ip
-        )
-    except service.LoginFailed as failed:
-        return error_response(failed)  # returned, not raised: the failure's record commits
+    # The password is checked before any write: argon2 must never hold the log's lock.
+    attempt = await service.check_password(checking, body.email, body.password.get_secret_value())
+    await checking.close()
+    result = None
+    if attempt.failure is None:
+        async with database.write_session() as session:
+            result = await service.login(session, settings, attempt, ip=ip)
+    else:
+        queue: system.Queue = request.app.state.writer
+        await service.record_failed_login(queue, attempt, ip=ip)
+    if result is None:
+        return error_response(service.LoginFailed())  # the failure's record is committed
     response.set_cookie(
         SESSION_COOKIE,
         result.session_token,
@@ -92,15 +99,18 @@ class UserPage(PageMeta):
 
 @users_router.post("", status_code=status.HTTP_201_CREATED, response_model=UserResponse)
 async def create_user(
-    body: UserCreate, principal: Admin, session: WriteSession, ip: ClientIP
+    body: UserCreate, principal: Admin, database: DatabaseDep, ip: ClientIP
 ) -> UserResponse:
-    user = await service.create_user(session, body, actor=principal.actor, ip=ip)
+    password_hash = await service.password_hash(body.password)
+    assert password_hash is not None
+    async with database.write_session() as session:
+        user = await service.create_user(session, body, password_hash, actor=principal.actor, ip=ip)
     return UserResponse.model_validate(user)
 
 
 @users_router.get("", response_model=UserPage)
 async def list_users(_: Admin, session: ReadSession, pages: Pages) -> UserPage:
-    users, total = await repo.list_users(session, offset=pages.offset, limit=pages.page_size)
+    users, total = await service.users_page(session, offset=pages.offset, limit=pages.page_size)
     return UserPage(users=[UserResponse.model_validate(u) for u in users], **pages.meta(total))
 
 
@@ -111,9 +121,13 @@ async def get_user(user_id: str, _: Admin, session: ReadSession) -> UserResponse
 
 @users_router.patch("/{user_id}", response_model=UserResponse)
 async def update_user(
-    user_id: str, body: UserUpdate, principal: Admin, session: WriteSession, ip: ClientIP
+    user_id: str, body: UserUpdate, principal: Admin, database: DatabaseDep, ip: ClientIP
 ) -> UserResponse:
-    user = await service.update_user(session, user_id, body, actor=principal.actor, ip=ip)
+    password_hash = await service.password_hash(body.password)
+    async with database.write_session() as session:
+        user = await service.update_user(
+            session, user_id, body, password_hash, actor=principal.actor, ip=ip
+        )
     return UserResponse.model_validate(user)
 
 
@@ -138,7 +152,7 @@ async def create_api_key(
 
 @api_keys_router.get("", response_model=ApiKeyPage)
 async def list_api_keys(_: Admin, session: ReadSession, pages: Pages) -> ApiKeyPage:
-    keys, total = await repo.list_api_keys(session, offset=pages.offset, limit=pages.page_size)
+    keys, total = await service.api_keys_page(session, offset=pages.offset, limit=pages.page_size)
     return ApiKeyPage(
         api_keys=[ApiKeyResponse.model_validate(k) for k in keys], **pages.meta(total)
     )

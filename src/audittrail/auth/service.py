@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import Secret
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
+from audittrail.access import ADMIN, Authenticated, Credentials, Principal
 from audittrail.auth import credentials
 from audittrail.auth import repository as repo
-from audittrail.auth.principal import ADMIN, Principal
 from audittrail.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from audittrail.config import Settings
+from audittrail.db.engine import Database
 from audittrail.db.models import ApiKey, AuthSession, User
 from audittrail.errors import (
     BadRequest,
@@ -25,7 +27,9 @@ from audittrail.errors import (
     Unauthenticated,
     Unprocessable,
 )
-from audittrail.records import sequencer, system
+from audittrail.log import head as log_head
+from audittrail.log import system
+from audittrail.log.append import NewRecord, append
 
 # A used key's last_used_at is written at most this often, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -37,24 +41,18 @@ class LoginFailed(Unauthenticated):
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """What a request presented; at most one of them is used, in this order."""
+class Authenticator:
+    """The access layer's way to authenticate (access.Authenticator), on the app's state."""
 
-    bearer: str | None = None
-    api_key: str | None = None
-    session_cookie: str | None = None
+    settings: Settings
+    database: Database
 
-    def used_api_key(self) -> str | None:
-        """The API key that decides who is calling, if the credential used is one."""
-        if self.bearer:
-            return None if credentials.looks_like_jwt(self.bearer) else self.bearer
-        return self.api_key or None
+    async def authenticate(self, session: AsyncSession, presented: Credentials) -> Authenticated:
+        return await authenticate(session, self.settings, presented)
 
-
-@dataclass(frozen=True)
-class Authenticated:
-    principal: Principal
-    api_key_needs_touch: bool = False
+    async def touch(self, principal: Principal) -> None:
+        async with self.database.write_session() as session:
+            await repo.touch_api_key(session, principal.id, clock.now())
 
 
 async def authenticate(
@@ -101,8 +99,13 @@ class KeyGrant:
         return Authenticated(self.principal, api_key_needs_touch=stale)
 
 
+def api_key_digest(key: str) -> str:
+    """What an API key is stored and looked up by."""
+    return credentials.token_digest(key)
+
+
 async def api_key_grant(session: AsyncSession, key: str) -> KeyGrant:
-    api_key = await repo.api_key_by_hash(session, credentials.token_digest(key))
+    api_key = await repo.api_key_by_hash(session, api_key_digest(key))
     if api_key is None or api_key.revoked_at is not None:
         raise Unauthenticated()
     principal = Principal(
@@ -117,10 +120,6 @@ def _user_principal(user: User, session_id: str) -> Principal:
     )
 
 
-async def touch_api_key(session: AsyncSession, key_id: str) -> None:
-    await repo.touch_api_key(session, key_id, clock.now())
-
-
 @dataclass(frozen=True)
 class LoginResult:
     access_token: str
@@ -128,27 +127,60 @@ class LoginResult:
     expires_in: int
 
 
-async def login(
-    session: AsyncSession, settings: Settings, *, email: str, password: str, ip: str | None
-) -> LoginResult:
-    """Start a session, or record the failure and raise LoginFailed (the caller still commits)."""
+@dataclass(frozen=True)
+class LoginAttempt:
+    """An email and password, checked: the user they name, or why they sign nobody in."""
+
+    email: str
+    user_id: str | None
+    failure: str | None
+
+
+async def check_password(session: AsyncSession, email: str, password: str) -> LoginAttempt:
+    """Check the password (argon2: tens of milliseconds of CPU) on a read session, outside any
+    write lock: it must never hold up the writes of everyone else."""
     user = await repo.user_by_email(session, email)
     valid = await credentials.verify_password(user.password_hash if user else None, password)
+    failure = None
     if user is None or not valid or not user.is_active:
-        reason = "unknown_user" if user is None else "wrong_password" if not valid else "inactive"
-        await system.write(
-            session,
-            event_type="auth.login_failed",
-            summary=f"Failed login for {email.lower()}",
-            actor=email.lower(),
-            entity_type="user",
-            entity_id=user.id if user else None,
-            params={"reason": reason},
-            category=system.SECURITY,
-            severity="medium",
-            ip_address=ip,
-        )
-        raise LoginFailed()
+        failure = "unknown_user" if user is None else "wrong_password" if not valid else "inactive"
+    return LoginAttempt(email.lower(), user.id if user else None, failure)
+
+
+async def record_failed_login(
+    queue: system.Queue, attempt: LoginAttempt, *, ip: str | None
+) -> None:
+    """Record a failed attempt through the group commit, with the records of everyone else: a
+    guesser's attempts must not each take the log's lock (log/system.py)."""
+    assert attempt.failure is not None
+    await queue.submit([_login_failed(attempt.email, attempt.user_id, attempt.failure, ip)])
+
+
+def _login_failed(email: str, user_id: str | None, reason: str, ip: str | None) -> NewRecord:
+    return system.new(
+        event_type="auth.login_failed",
+        summary=f"Failed login for {email}",
+        actor=email,
+        entity_type="user",
+        entity_id=user_id,
+        changes_registry=False,
+        params={"reason": reason},
+        category=system.SECURITY,
+        severity="medium",
+        ip_address=ip,
+    )
+
+
+async def login(
+    session: AsyncSession, settings: Settings, attempt: LoginAttempt, *, ip: str | None
+) -> LoginResult | None:
+    """Start the session of an attempt whose password was right; None (its failure recorded,
+    for the caller to commit) if the user was deactivated since."""
+    assert attempt.failure is None and attempt.user_id is not None
+    user = await repo.user_by_id(session, attempt.user_id)
+    if user is None or not user.is_active:
+        await append(session, [_login_failed(attempt.email, attempt.user_id, "inactive", ip)])
+        return None
     now = clock.now()
     session_token = credentials.new_session_token()
     auth_session = AuthSession(
@@ -174,6 +206,7 @@ async def login(
         actor=user.email,
         entity_type="user",
         entity_id=user.id,
+        changes_registry=False,
         category=system.SECURITY,
         ip_address=ip,
     )
@@ -183,9 +216,7 @@ async def login(
 async def logout(session: AsyncSession, principal: Principal, *, ip: str | None) -> None:
     if principal.session_id is None:
         raise BadRequest("API keys are revoked, not signed out.", code="NO_SESSION")
-    auth_session = await session.get(AuthSession, principal.session_id)
-    assert auth_session is not None
-    auth_session.ended_at = clock.now()
+    await repo.end_session(session, principal.session_id, clock.now())
     await system.write(
         session,
         event_type="auth.logout",
@@ -193,17 +224,26 @@ async def logout(session: AsyncSession, principal: Principal, *, ip: str | None)
         actor=principal.actor,
         entity_type="user",
         entity_id=principal.id,
+        changes_registry=False,
         category=system.SECURITY,
         ip_address=ip,
     )
 
 
+async def password_hash(password: Secret[str] | None) -> str | None:
+    """The stored form of a new password: hashed before the change's transaction begins, so
+    that argon2's tens of milliseconds never hold the write lock."""
+    if password is None:
+        return None
+    return await credentials.hash_password(password.get_secret_value())
+
+
 async def create_user(
-    session: AsyncSession, request: UserCreate, *, actor: str, ip: str | None
+    session: AsyncSession, request: UserCreate, password_hash: str, *, actor: str, ip: str | None
 ) -> User:
     user = User(
         email=request.email,
-        password_hash=await credentials.hash_password(request.password.get_secret_value()),
+        password_hash=password_hash,
         roles=sorted(set(request.roles)),
         is_active=True,
     )
@@ -219,6 +259,7 @@ async def create_user(
         actor=actor,
         entity_type="user",
         entity_id=user.id,
+        changes_registry=True,
         params={
             "email": {"old": None, "new": user.email},
             "roles": {"old": None, "new": user.roles},
@@ -229,6 +270,10 @@ async def create_user(
     return user
 
 
+async def users_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[User], int]:
+    return await repo.list_users(session, offset=offset, limit=limit)
+
+
 async def get_user(session: AsyncSession, user_id: str) -> User:
     user = await repo.user_by_id(session, user_id)
     if user is None:
@@ -237,8 +282,15 @@ async def get_user(session: AsyncSession, user_id: str) -> User:
 
 
 async def update_user(
-    session: AsyncSession, user_id: str, request: UserUpdate, *, actor: str, ip: str | None
+    session: AsyncSession,
+    user_id: str,
+    request: UserUpdate,
+    password_hash: str | None,
+    *,
+    actor: str,
+    ip: str | None,
 ) -> User:
+    """Change a user; ``password_hash``: the new password's (`password_hash`), if it changes."""
     user = await get_user(session, user_id)
     old = {"roles": user.roles, "is_active": user.is_active}
     if request.roles is not None:
@@ -246,8 +298,8 @@ async def update_user(
     if request.is_active is not None:
         user.is_active = request.is_active
     changed = system.changes(old, {"roles": user.roles, "is_active": user.is_active})
-    if request.password is not None:
-        user.password_hash = await credentials.hash_password(request.password.get_secret_value())
+    if password_hash is not None:
+        user.password_hash = password_hash
         changed["password"] = {"old": "[redacted]", "new": "[redacted]"}
     if not changed:
         return user
@@ -262,6 +314,7 @@ async def update_user(
         actor=actor,
         entity_type="user",
         entity_id=user.id,
+        changes_registry=True,
         params=changed,
         category=system.SECURITY,
         severity="medium" if "roles" in changed or "password" in changed else "low",
@@ -290,6 +343,7 @@ async def create_api_key(
         actor=actor,
         entity_type="api_key",
         entity_id=api_key.id,
+        changes_registry=True,
         params={
             "name": {"old": None, "new": api_key.name},
             "roles": {"old": None, "new": api_key.roles},
@@ -325,6 +379,12 @@ async def _insert_api_key(
     return api_key
 
 
+async def api_keys_page(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[ApiKey], int]:
+    return await repo.list_api_keys(session, offset=offset, limit=limit)
+
+
 async def get_api_key(session: AsyncSession, key_id: str) -> ApiKey:
     api_key = await repo.api_key_by_id(session, key_id)
     if api_key is None:
@@ -346,6 +406,7 @@ async def revoke_api_key(
         actor=actor,
         entity_type="api_key",
         entity_id=api_key.id,
+        changes_registry=True,
         params={"revoked_at": {"old": None, "new": api_key.revoked_at.isoformat()}},
         category=system.SECURITY,
         severity="medium",
@@ -361,22 +422,37 @@ class Bootstrapped:
     generated_api_key: str | None
 
 
-async def bootstrap(session: AsyncSession, settings: Settings) -> Bootstrapped | None:
-    """On an empty database, create the first admin and an API key (from settings, or random)."""
-    await sequencer.lock(session)  # one process bootstraps; the others then see its user
-    if await repo.count_users(session) > 0:
-        return None
-    email = (settings.bootstrap_admin_email or "admin@localhost").lower()
+async def bootstrap(database: Database, settings: Settings) -> Bootstrapped | None:
+    """On an empty database, create the first admin and an API key (from settings, or random).
+
+    The password is hashed before the write lock is taken; under it, one process bootstraps
+    and the others then see its user.
+    """
+    async with database.read_session() as session:
+        if await repo.count_users(session) > 0:
+            return None
     given_password = settings.bootstrap_admin_password
     password = given_password.get_secret_value() if given_password else secrets.token_urlsafe(18)
+    password_hash = await credentials.hash_password(password)
     given_key = settings.bootstrap_api_key
     key = given_key.get_secret_value() if given_key else credentials.new_api_key()
-    user = User(
+    email = (settings.bootstrap_admin_email or "admin@localhost").lower()
+    async with database.write_session() as session:
+        await log_head.lock(session)
+        if await repo.count_users(session) > 0:
+            return None
+        await _create_bootstrap_admin(session, email, password_hash, key)
+    return Bootstrapped(
         email=email,
-        password_hash=await credentials.hash_password(password),
-        roles=[ADMIN],
-        is_active=True,
+        generated_password=None if given_password else password,
+        generated_api_key=None if given_key else key,
     )
+
+
+async def _create_bootstrap_admin(
+    session: AsyncSession, email: str, password_hash: str, key: str
+) -> None:
+    user = User(email=email, password_hash=password_hash, roles=[ADMIN], is_active=True)
     session.add(user)
     await session.flush()
     api_key = await _insert_api_key(
@@ -393,10 +469,6 @@ async def bootstrap(session: AsyncSession, settings: Settings) -> Bootstrapped |
             actor="system",
             entity_type=entity_type,
             entity_id=entity_id,
+            changes_registry=True,
             category=system.SECURITY,
         )
-    return Bootstrapped(
-        email=email,
-        generated_password=None if given_password else password,
-        generated_api_key=None if given_key else key,
-    )

@@ -152,7 +152,7 @@ class Record(Base):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     source: Mapped[str] = mapped_column(String(8))
     # Not a field of the record: the Merkle tree's hashes this record's append completed, its
-    # leaf hash first (integrity/store.py); NULL only where the tree lacks them. Loaded on demand.
+    # leaf hash first (log/tree_store.py); NULL only where the tree lacks them. Loaded on demand.
     tree_hashes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     # viewonly: a record names its application by application_id; loading it is for responses.

@@ -1,13 +1,18 @@
-"""The leaf encoding of a record: RFC 8785 canonical JSON of a fixed set of its fields."""
+"""The leaf encoding of a record: RFC 8785 canonical JSON of a fixed set of its fields.
 
+One function turns a record into its leaf bytes (`record_leaf_bytes`) and one into its leaf hash
+(`record_leaf_hash`); a record is any mapping of the leaf fields by their names.
+"""
+
+import contextlib
 import functools
 import json
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
 import rfc8785
 
 from audittrail.integrity.hashing import leaf_hash
@@ -34,129 +39,82 @@ LEAF_FIELDS = (
 
 # The leaf's members in RFC 8785's order: their names are ASCII, so UTF-16 order is this one.
 MEMBERS = tuple(sorted(LEAF_FIELDS))
-_member_values = operator.itemgetter(*MEMBERS)
-_SEQ = MEMBERS.index("seq")
-_CREATED_AT = MEMBERS.index("created_at")
-_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in MEMBERS) + "}"
+_leaf_values = operator.itemgetter(*MEMBERS)
 
 
-def record_leaf_bytes(record: Mapping[str, object]) -> bytes:
-    """The canonical JSON of the record's leaf fields; other keys of ``record`` are ignored."""
+def record_leaf_bytes(record: Mapping[str, Any]) -> bytes:
+    """The canonical JSON of the record's leaf fields; other keys of ``record`` are ignored.
+
+    seq is an integer; created_at an aware datetime, or the leaf's text of one (RFC 3339 in UTC
+    with microseconds and a Z). ValueError for a record that lacks a field or holds a value RFC
+    8785 cannot encode.
+    """
     try:
-        values = list(_member_values(record))
+        values = _leaf_values(record)
     except KeyError:
         missing = [name for name in LEAF_FIELDS if name not in record]
         raise ValueError(f"record lacks leaf fields: {', '.join(missing)}") from None
-    return stored_leaf_bytes(values)
+    leaf = dict(zip(MEMBERS, values, strict=True))
+    leaf["seq"] = _seq(leaf["seq"])
+    leaf["created_at"] = _timestamp(leaf["created_at"])
+    # The names are ASCII: only the values need the look `_is_fast_form` gives a whole object.
+    if all(type(value) is str or value is None or _is_fast_form(value) for value in values):
+        with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate
+            return _orjson(leaf)
+    return canonical_json(leaf)
 
 
-def stored_leaf_bytes(values: list[Any]) -> bytes:
-    """The leaf bytes from its members' values in MEMBERS order as a record holds them: seq an
-    integer, created_at an aware datetime (or its text). Changes ``values``."""
-    values[_SEQ] = _seq(values[_SEQ])
-    values[_CREATED_AT] = _timestamp(values[_CREATED_AT])
-    return member_leaf_bytes(values)
-
-
-class JSONText(str):
-    """A value's canonical JSON text that also reads back as the value itself (`stored_json`):
-    a leaf takes it as it is."""
-
-    __slots__ = ()
-
-
-def stored_json(value: Any) -> str:
-    """The JSON text to store a value as: a JSONText where its canonical text reads back as the
-    same value, so the leaf reuses what storage encodes anyway; else the standard library's
-    text, which keeps every float a float (canonically 5.0 is 5, and 3.7e16 is an integer
-    beyond what a leaf can carry)."""
-    text = _encode(value)
-    return JSONText(text) if _is_fast_form(value) else text
-
-
-def member_leaf_bytes(values: Sequence[Any]) -> bytes:
-    """The leaf bytes from its members' values in MEMBERS order, created_at as its text.
-
-    RFC 8785 writes an object as its members sorted by name, each as name, colon and the
-    value's own canonical form. The leaf's names are fixed, ASCII and sorted in the template, so
-    filling it with each value's canonical form is the canonical form of the whole, without
-    building and sorting a dict: strings through the standard library's JSON string encoder
-    (the same escapes as RFC 8785), other values through canonical_json's fast path. Where
-    that path does not apply, or a lone surrogate fails the final UTF-8 encoding, the whole
-    leaf goes through canonical_json, which also raises for what RFC 8785 cannot encode.
-    """
-    try:
-        # A list comprehension, not a generator: a sixth of the cost.
-        texts = tuple(
-            [
-                encode_basestring(value)
-                if type(value) is str
-                else "null"
-                if value is None
-                else value
-                if type(value) is JSONText
-                else _value_text(value)
-                for value in values
-            ]
-        )
-        return (_TEMPLATE % texts).encode()
-    except (_NeedsReference, UnicodeEncodeError):
-        leaf = {name: _json_value(value) for name, value in zip(MEMBERS, values, strict=True)}
-        return canonical_json(leaf)
-
-
-def _value_text(value: Any) -> str:
-    if type(value) is int and -_EXACT_INTEGER_MAX <= value <= _EXACT_INTEGER_MAX:
-        return str(value)  # the most common after strings and null: seq
-    return _fast_text(value)
+def record_leaf_hash(record: Mapping[str, Any]) -> bytes:
+    """The RFC 6962 leaf hash of the record's leaf bytes."""
+    return leaf_hash(record_leaf_bytes(record))
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 bytes of a JSON value: the standard library's encoder where it provably agrees.
+    """RFC 8785 bytes of a JSON value: orjson's, with sorted keys, where it provably agrees.
 
-    rfc8785 is the reference, but it is pure Python and runs at about a quarter of the speed of
-    json.dumps, which the verifier's 100,000 records/s cannot afford. The two agree byte for
-    byte on every value `_fast_form` accepts (a differential test holds them to it); anything
-    else goes to rfc8785, which also raises for what RFC 8785 cannot encode.
+    rfc8785 is the reference, but it is pure Python and runs at a small fraction of orjson's
+    speed, which the write path and the verifier cannot afford. The two agree byte for byte on
+    every value in `fast_form` (a differential test holds them to it); anything else goes to
+    rfc8785, which also raises for what RFC 8785 cannot encode.
     """
     try:
-        return _fast_text(value).encode()
-    except (_NeedsReference, UnicodeEncodeError):
+        return _orjson(value if _is_fast_form(value) else _fast_form(value))
+    except (_NeedsReference, orjson.JSONEncodeError):  # JSONEncodeError: a lone surrogate
         return rfc8785.dumps(value)
 
 
-def _fast_text(value: Any) -> str:
-    """The standard library's JSON text of the value; _NeedsReference where it is not RFC 8785's."""
-    return _encode(value if _is_fast_form(value) else _fast_form(value))
+def stored_json(value: Any) -> str:
+    """The JSON text to store a value as: its canonical text where that reads back as the same
+    value; else the standard library's text, which keeps every float a float (canonically 5.0 is
+    5, and 3.7e16 is an integer beyond what a leaf can carry)."""
+    if _is_fast_form(value):
+        try:
+            return _orjson(value).decode()
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: ingest refuses those, and the driver will too
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _standard_encoder() -> Callable[[Any], str]:
-    """json.dumps with sorted keys, no whitespace and raw UTF-8, as one C encoder made once.
-
-    JSONEncoder.encode makes a new one on every call (and checks for circular references, which
-    values parsed from JSON or read from a database cannot have): that was half the cost of
-    encoding a record's params. Without the C accelerator, JSONEncoder does the same.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-    encoder = make(None, _not_json, encode_basestring, None, ":", ",", True, False, True)
-    return lambda value: "".join(encoder(value, 0))
+def fast_form(value: Any) -> Any:
+    """The value as orjson (with sorted keys) writes it the RFC 8785 way: whole floats as
+    integers (RFC 8785 writes 5.0 as 5). ValueError where only rfc8785 writes it right:
+    numbers outside the plain range, keys past U+FFFF."""
+    try:
+        return _fast_form(value)
+    except _NeedsReference:
+        raise ValueError("only the reference encoding writes this value") from None
 
 
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-_encode = _standard_encoder()
+def _orjson(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 class _NeedsReference(Exception):
-    """A value json.dumps would not write as RFC 8785 does."""
+    """A value orjson would not write as RFC 8785 does."""
 
 
-# Between these, Python's repr and ECMAScript's Number.prototype.toString both write the
-# shortest round-tripping digits without an exponent, so they are the same text.
+# Between these, orjson and ECMAScript's Number.prototype.toString both write the shortest
+# round-tripping digits without an exponent, so they are the same text.
 _PLAIN_FLOAT_MIN = 1e-4
 _PLAIN_FLOAT_MAX = 1e16
 _EXACT_INTEGER_MAX = 2**53 - 1
@@ -189,18 +147,8 @@ def _is_fast_form(value: Any) -> bool:
     return False
 
 
-def fast_form(value: Any) -> Any:
-    """The value as the standard library's encoder writes it the RFC 8785 way: whole floats as
-    integers (RFC 8785 writes 5.0 as 5). ValueError where only rfc8785 writes it right:
-    numbers outside the plain range, keys past U+FFFF."""
-    try:
-        return _fast_form(value)
-    except _NeedsReference:
-        raise ValueError("only the reference encoding writes this value") from None
-
-
 def _fast_form(value: Any) -> Any:
-    """The value with integral floats as ints; _NeedsReference where json.dumps would differ."""
+    """The value with integral floats as ints; _NeedsReference where orjson would differ."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -216,7 +164,7 @@ def _fast_form(value: Any) -> Any:
             return value
         raise _NeedsReference
     if isinstance(value, dict):
-        # Python sorts keys by code point, RFC 8785 by UTF-16 unit: they differ only past U+FFFF.
+        # Sorting by code point (orjson) and by UTF-16 unit (RFC 8785) differ only past U+FFFF.
         if not all(isinstance(key, str) and (key.isascii() or _bmp_only(key)) for key in value):
             raise _NeedsReference
         # Strings, the most common values by far, need no call to come back as they are.
@@ -226,16 +174,8 @@ def _fast_form(value: Any) -> Any:
     raise _NeedsReference
 
 
-def _json_value(value: Any) -> Any:
-    return json.loads(value) if type(value) is JSONText else value
-
-
 def _bmp_only(text: str) -> bool:
     return text.isascii() or all(ord(char) <= 0xFFFF for char in text)
-
-
-def record_leaf_hash(record: Mapping[str, object]) -> bytes:
-    return leaf_hash(record_leaf_bytes(record))
 
 
 def _seq(value: object) -> int:

@@ -14,15 +14,13 @@ from typing import Any
 
 import orjson
 
-from audittrail.applications.schemas import ApplicationSummary
+from audittrail.applications.service import ApplicationSummary
 from audittrail.db.models import Application
+from audittrail.log.append import AppendedRecord
 from audittrail.records.schemas import RecordResponse
-from audittrail.records.sequencer import AppendedRecord
 
 _RECORD_FIELDS = tuple(RecordResponse.model_fields)
 _SUMMARY_FIELDS = tuple(ApplicationSummary.model_fields)
-# Where an appended record keeps a field under another name.
-_ATTRIBUTES = {"metadata": "metadata_"}
 # pydantic writes an aware UTC time with Z; orjson does so with this option.
 _OPTIONS = orjson.OPT_UTC_Z
 
@@ -42,7 +40,7 @@ def batch_json(records: Sequence[AppendedRecord]) -> bytes:
 
 
 def _fields(record: AppendedRecord, summaries: Summaries) -> dict[str, Any]:
-    fields = {name: getattr(record, _ATTRIBUTES.get(name, name)) for name in _RECORD_FIELDS}
+    fields = {name: getattr(record, name) for name in _RECORD_FIELDS}
     fields["application"] = _summary(record.application, summaries)
     return fields
 

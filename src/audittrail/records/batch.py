@@ -6,14 +6,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from audittrail.auth.principal import Principal
-from audittrail.errors import AppError, BadRequest, FieldProblem, PayloadTooLarge, Unprocessable
-from audittrail.handlers import validation_problems
+from audittrail.access import Principal
+from audittrail.errors import (
+    AppError,
+    BadRequest,
+    FieldProblem,
+    PayloadTooLarge,
+    Unprocessable,
+    validation_problems,
+)
+from audittrail.log.append import NewRecord
 from audittrail.records import idempotency, limits
 from audittrail.records.bodies import json_value
 from audittrail.records.idempotency import Claim
 from audittrail.records.schemas import BatchItem
-from audittrail.records.sequencer import NewRecord
 from audittrail.records.service import ApplicationLookup, prepare
 
 MAX_BATCH = 1000

@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from audittrail.errors import BadRequest
-from audittrail.handlers import request_validation_error
+from audittrail.errors import BadRequest, request_validation_error
 from audittrail.records.schemas import RecordCreate
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"

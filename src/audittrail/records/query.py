@@ -26,8 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from audittrail.applications import params as param_rules
-from audittrail.applications.schemas import ParamType
+from audittrail.applications.service import ParamType, format_datetime
 from audittrail.db.models import ParamDefinition, Record
 from audittrail.errors import FieldProblem, Unprocessable
 from audittrail.records.schemas import SEVERITY_RANK, Severity
@@ -381,9 +380,7 @@ class ParamAccess:
         if param_type is ParamType.DATETIME:
             try:
                 moment = datetime.fromisoformat(value)
-                return param_rules.format_datetime(
-                    moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-                )
+                return format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
             except (ValueError, OverflowError):  # overflow: the year leaves 1..9999 in UTC
                 raise wrong from None
         return value

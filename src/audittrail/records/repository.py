@@ -1,4 +1,4 @@
-"""Queries for records."""
+"""Queries for records and their idempotency claims."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from audittrail.applications.schemas import ParamType
-from audittrail.db.models import IdempotencyKey, ParamDefinition, Record
+from audittrail.applications.service import ParamType
+from audittrail.db.models import IdempotencyKey, Record
+from audittrail.records import idempotency
 from audittrail.records import query as q
+from audittrail.records.idempotency import Identity
 
 
 async def by_id(session: AsyncSession, record_id: str) -> Record | None:
@@ -48,32 +50,6 @@ async def page(
     return records[:limit], total, len(records) > limit
 
 
-async def registered_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
-    if not application_ids:
-        return {}
-    rows = await session.execute(
-        select(ParamDefinition.application_id, ParamDefinition.key).where(
-            ParamDefinition.application_id.in_(application_ids)
-        )
-    )
-    keys: dict[str, set[str]] = {application_id: set() for application_id in application_ids}
-    for application_id, key in rows:
-        keys[application_id].add(key)
-    return keys
-
-
-async def param_types(
-    session: AsyncSession, application_id: str, keys: set[str]
-) -> dict[str, ParamType]:
-    """The registered type of each of these keys in one application."""
-    rows = await session.execute(
-        select(ParamDefinition.key, ParamDefinition.type).where(
-            ParamDefinition.application_id == application_id, ParamDefinition.key.in_(keys)
-        )
-    )
-    return {key: ParamType(param_type) for key, param_type in rows}
-
-
 async def by_ids(session: AsyncSession, record_ids: set[str]) -> dict[str, Record]:
     if not record_ids:
         return {}
@@ -84,11 +60,11 @@ async def by_ids(session: AsyncSession, record_ids: set[str]) -> dict[str, Recor
 
 
 async def claims(
-    session: AsyncSession, identities: list[tuple[str, str]]
-) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """Idempotency claims already made: ((scope, key), (request hash, record id))."""
+    session: AsyncSession, identities: list[Identity]
+) -> dict[Identity, idempotency.Made]:
+    """The idempotency claims of these identities already made."""
     if not identities:
-        return []
+        return {}
     rows = await session.execute(
         select(
             IdempotencyKey.scope,
@@ -97,17 +73,24 @@ async def claims(
             IdempotencyKey.record_id,
         ).where(tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(identities))
     )
-    return [
-        ((scope, key), (request_hash, record_id)) for scope, key, request_hash, record_id in rows
-    ]
+    return {
+        (scope, key): idempotency.Made(request_hash, record_id)
+        for scope, key, request_hash, record_id in rows
+    }
 
 
-async def add_claims(session: AsyncSession, claims: list[tuple[str, str, str, str]]) -> None:
+async def add_claims(session: AsyncSession, claims: list[tuple[idempotency.Claim, str]]) -> None:
+    """Keep new claims, each with the id of the record it created."""
     if claims:
         await session.execute(
             insert(IdempotencyKey),
             [
-                {"scope": scope, "key": key, "request_hash": request_hash, "record_id": record_id}
-                for scope, key, request_hash, record_id in claims
+                {
+                    "scope": claim.scope,
+                    "key": claim.key,
+                    "request_hash": claim.request_hash,
+                    "record_id": record_id,
+                }
+                for claim, record_id in claims
             ],
         )

@@ -1,37 +1,27 @@
-"""HTTP routes for records: create one by hand, list with filters, get one."""
+"""HTTP routes for records: list with filters, get one (creating them: records/ingest.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Query
 
-from audittrail.applications.schemas import ApplicationSummary
-from audittrail.auth.dependencies import Reader, credentials_of, touch_later
-from audittrail.auth.principal import WRITER
-from audittrail.db.models import Application, Record
-from audittrail.deps import ReadSession, client_ip
+from audittrail.access import Reader
+from audittrail.applications.service import ApplicationSummary
+from audittrail.db.models import Application
+from audittrail.deps import ReadSession
+from audittrail.log.append import AppendedRecord
 from audittrail.pagination import Pages
-from audittrail.records import answers, batch, bodies, idempotency, limits, service
 from audittrail.records import query as q
-from audittrail.records.bodies import IDEMPOTENCY_KEY_HEADER
-from audittrail.records.intake import Checked, Intake, Registry, commit_checked
-from audittrail.records.schemas import (
-    BatchItem,
-    BatchResponse,
-    RecordCreate,
-    RecordPage,
-    RecordResponse,
-    Severity,
-)
+from audittrail.records import service
+from audittrail.records.schemas import RecordPage, RecordResponse, Severity
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
 
 def to_response(
-    record: Record,
+    record: AppendedRecord,
     visible_params: set[str] | None = None,
     summaries: dict[str, ApplicationSummary] | None = None,
 ) -> RecordResponse:
@@ -56,7 +46,7 @@ def to_response(
         entity_id=record.entity_id,
         severity=Severity(record.severity),
         params=params,
-        metadata=record.metadata_,
+        metadata=record.metadata,
         ip_address=record.ip_address,
     )
 
@@ -69,150 +59,6 @@ def _summary(
     if application.id not in summaries:
         summaries[application.id] = ApplicationSummary.model_validate(application)
     return summaries[application.id]
-
-
-async def writer_intake(request: Request, background: BackgroundTasks) -> Intake:
-    """The request's checks, its caller authenticated as a writer before its body is read.
-
-    No database session is held by the request: one held while waiting for the group commit
-    would starve the writer of connections under load.
-    """
-    registry: Registry = request.app.state.registry
-    intake = Intake(registry, await credentials_of(request))
-    touch_later(background, registry.database, await intake.authenticate(WRITER))
-    return intake
-
-
-def created(
-    body: bytes,
-    replayed: list[bool],
-    background: BackgroundTasks,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """201 with the answer (records/answers.py); 200 with Idempotent-Replayed if every record
-    was a replay."""
-    headers = dict(headers or {})
-    status_code = status.HTTP_201_CREATED
-    if all(replayed):
-        status_code = status.HTTP_200_OK
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        body,
-        status_code=status_code,
-        headers=headers,
-        media_type="application/json",
-        background=background,
-    )
-
-
-# The intake routes read their request themselves (records/bodies.py); these document what
-# FastAPI would have derived from body, header and security parameters.
-_SECURITY: list[dict[str, list[str]]] = [
-    {"HTTPBearer": []},
-    {"APIKeyHeader": []},
-    {"APIKeyCookie": []},
-]
-_RECORD_SCHEMA = RecordCreate.model_json_schema(ref_template="#/components/schemas/{model}")
-
-
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RecordResponse,
-    summary="Create Manual Audit Record",
-    description="Appends a record to the log. The actor is the authenticated principal and the "
-    "IP address the client's; params are checked against the application's definitions. "
-    "A 201 means the record is committed. params and metadata are JSON objects of at most "
-    "64 KiB serialized (413 past that) and 10 levels of nesting (422).",
-    openapi_extra={
-        "security": _SECURITY,
-        "parameters": [
-            {
-                "name": IDEMPOTENCY_KEY_HEADER,
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                "description": "Retrying with the same key and body returns the first record "
-                "(200, Idempotent-Replayed: true); the same key with another body is a 409. "
-                "Keys are kept for good, per application (per credential for records without "
-                "one).",
-            }
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _RECORD_SCHEMA}},
-        },
-    },
-)
-async def create_record(request: Request) -> Response:
-    background = BackgroundTasks()
-    intake = await writer_intake(request, background)
-    body, idempotency_key = bodies.single_record(
-        await request.body(), request.headers.get(IDEMPOTENCY_KEY_HEADER)
-    )
-    ip = await client_ip(request)
-
-    async def check() -> Checked:
-        principal = intake.principal
-        new = await service.prepare(intake, body, principal=principal, ip=ip)
-        limits.check_text(IDEMPOTENCY_KEY_HEADER, idempotency_key, location="header")
-        claim = idempotency.claim(
-            idempotency_key, new, body, principal, f"header.{IDEMPOTENCY_KEY_HEADER}"
-        )
-        return [new], [claim]
-
-    written = await commit_checked(intake, request.app.state.writer, check, WRITER)
-    [record] = written.records
-    location = {"Location": f"{router.prefix}/{record.id}"}
-    return created(answers.record_json(record), written.replayed, background, location)
-
-
-@router.post(
-    "/batch",
-    status_code=status.HTTP_201_CREATED,
-    response_model=BatchResponse,
-    summary="Create up to 1,000 records at once",
-    description="A JSON array, or NDJSON with `Content-Type: application/x-ndjson`, of records in "
-    "the single-record shape, each with an optional `idempotency_key`. All or nothing: a 422 "
-    "names each bad item by index and nothing is stored; 201 returns the records in order "
-    "(200 with Idempotent-Replayed: true if every one was a replay). Over 1,000: 413.",
-    openapi_extra={
-        "security": _SECURITY,
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "array",
-                        "maxItems": batch.MAX_BATCH,
-                        "items": BatchItem.model_json_schema(
-                            ref_template="#/components/schemas/{model}"
-                        ),
-                    }
-                },
-                "application/x-ndjson": {"schema": {"type": "string"}},
-            },
-        },
-    },
-)
-async def create_batch(request: Request) -> Response:
-    background = BackgroundTasks()
-    intake = await writer_intake(request, background)
-    items = batch.parse(await request.body(), request.headers.get("content-type", ""))
-    ip = await client_ip(request)
-
-    async def check() -> Checked:
-        return await batch.prepare_all(intake, items, principal=intake.principal, ip=ip)
-
-    written = await commit_checked(intake, request.app.state.writer, check, WRITER)
-    return created(answers.batch_json(written.records), written.replayed, background)
-
-
-def intake_routes() -> list[APIRoute]:
-    """The routes that read their own request, which the app serves directly
-    (direct_routes.py): what is posted most."""
-    intake = (create_record, create_batch)
-    return [r for r in router.routes if isinstance(r, APIRoute) and r.endpoint in intake]
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from audittrail.applications.schemas import KEY_PATTERN, ApplicationSummary
+from audittrail.applications.service import KEY_PATTERN, ApplicationSummary
 from audittrail.pagination import PageMeta
 from audittrail.schemas import StrictModel
 

@@ -1,23 +1,29 @@
-"""Manual records: resolve the application, check params and limits; search and get."""
+"""Manual records: check them against their application and commit them; search and get."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.applications import params as param_rules
-from audittrail.applications import repository as applications_repo
-from audittrail.applications.schemas import ParamType
-from audittrail.auth.principal import Principal
-from audittrail.db.models import Application, ParamDefinition, Record
-from audittrail.errors import FieldProblem, NotFound, Unprocessable
+from audittrail.access import Principal
+from audittrail.applications import service as applications
+from audittrail.db.models import Application, ParamDefinition
+from audittrail.errors import AppError, FieldProblem, NotFound, Unprocessable
+from audittrail.log.append import AppendedRecord, NewRecord
 from audittrail.records import limits
 from audittrail.records import query as q
 from audittrail.records import repository as repo
+from audittrail.records.idempotency import Claim
+from audittrail.records.intake import Intake
 from audittrail.records.schemas import RecordCreate
-from audittrail.records.sequencer import NewRecord
+from audittrail.records.writer import GroupCommitWriter, RegistryChanged, Written
+
+# How often a request is checked again when what it was checked against changed before commit.
+CHECKS = 3
+Checked = tuple[list[NewRecord], list[Claim | None]]
 
 
 class ApplicationLookup(Protocol):
@@ -49,7 +55,7 @@ async def prepare(
     params = request.params
     if application is not None:
         definitions = await lookup.definitions(application.id)
-        params, problems = param_rules.validate(
+        params, problems = applications.validate_params(
             definitions, request.params, allow_unknown=application.allow_unknown_params
         )
         if problems:
@@ -120,16 +126,40 @@ def _unknown(field: str, value: str) -> Unprocessable:
     )
 
 
-async def get(session: AsyncSession, record_id: str) -> Record:
+async def ingest(
+    intake: Intake, writer: GroupCommitWriter, check: Callable[[], Awaitable[Checked]]
+) -> Written:
+    """Check the records and commit them; checked again from the database before a refusal,
+    and when what they were checked against changed before their commit."""
+    for _ in range(CHECKS):
+        try:
+            records, claims = await check()
+        except AppError:
+            if not intake.used_kept:
+                raise
+            await intake.refresh()
+            continue
+        try:
+            return await writer.submit(records, claims, registry_version=intake.version)
+        except RegistryChanged:
+            await intake.refresh()
+    raise writer.unavailable(
+        "REGISTRY_CHANGING",
+        "Credentials or applications kept changing while this request was checked. "
+        "Nothing was stored; retry shortly.",
+    )
+
+
+async def get(session: AsyncSession, record_id: str) -> AppendedRecord:
     record = await repo.by_id(session, record_id)
     if record is None:
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
-    return record
+    return AppendedRecord.of(record)
 
 
 @dataclass(frozen=True)
 class RecordList:
-    records: list[Record]
+    records: list[AppendedRecord]
     total: int
     next_cursor: str | None
     # With registered_params_only: the registered param keys of each record's application.
@@ -140,14 +170,14 @@ async def search(
     session: AsyncSession, query: q.RecordQuery, *, offset: int, limit: int
 ) -> RecordList:
     """Filter, sort and page records; params are compared by their registered type."""
-    types: dict[str, ParamType] = {}
+    types: dict[str, applications.ParamType] = {}
     filter_keys = {param_filter.key for param_filter in query.param_filters}
     if filter_keys and (query.application_id or query.application_key):
-        application = await applications_repo.by_id_or_key(
+        application = await applications.find(
             session, query.application_id or query.application_key or ""
         )
         if application is not None:
-            types = await repo.param_types(session, application.id, filter_keys)
+            types = await applications.param_types(session, application.id, filter_keys)
     records, total, more = await repo.page(
         session, query, offset=offset, limit=limit, param_types=types
     )
@@ -160,5 +190,5 @@ async def search(
     visible = None
     if query.registered_params_only:
         application_ids = {r.application_id for r in records if r.application_id}
-        visible = await repo.registered_keys(session, application_ids)
-    return RecordList(records, total, next_cursor, visible)
+        visible = await applications.registered_keys(session, application_ids)
+    return RecordList([AppendedRecord.of(r) for r in records], total, next_cursor, visible)

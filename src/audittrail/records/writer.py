@@ -15,17 +15,21 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail.config import Settings
 from audittrail.db.engine import Database
 from audittrail.errors import Conflict, ServiceUnavailable
-from audittrail.records import idempotency, sequencer
+from audittrail.log import append as log_append
+from audittrail.log import head as log_head
+from audittrail.log.append import AppendedRecord, NewRecord
+from audittrail.records import idempotency
 from audittrail.records import repository as repo
 from audittrail.records.idempotency import Claim
-from audittrail.records.sequencer import AppendedRecord, NewRecord, append
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +51,7 @@ class Written:
 
 class RegistryChanged(Exception):
     """The records were checked against credentials or applications that have changed since:
-    nothing was stored; check them again (records/intake.py)."""
+    nothing was stored; check them again (records/service.py, `ingest`)."""
 
 
 @dataclass
@@ -68,20 +72,37 @@ class WriterStats:
     largest_batch: int = 0
 
 
+class Append(Protocol):
+    """log.append.append's shape: what the writer appends with."""
+
+    async def __call__(
+        self, session: AsyncSession, new_records: Sequence[NewRecord], *, locked: log_head.Head
+    ) -> list[AppendedRecord]: ...
+
+
+def _ignore_version(_version: int) -> None:
+    """No registry to tell."""
+
+
 @dataclass
 class GroupCommitWriter:
+    """The process's writer, configured by the settings' batch_max, batch_wait_ms,
+    write_queue_max and write_queue_timeout."""
+
     database: Database
-    batch_max: int = 500
-    batch_wait: float = 0.002
-    queue_max: int = 10_000
-    enqueue_timeout: float = 5.0
-    retry_after: int = 1
-    # Told the registry version the log head holds at every commit (records/intake.py).
-    on_registry_version: Callable[[int], None] | None = None
+    settings: Settings
+    # Told the registry version the log head holds at every commit (records/registry.py).
+    on_registry_version: Callable[[int], None] = _ignore_version
+    # What the records are appended with: log.append.append; a test may wrap it.
+    append: Append = log_append.append
     stats: WriterStats = field(default_factory=WriterStats)
+    retry_after: int = 1
 
     def __post_init__(self) -> None:
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.queue_max)
+        self.batch_max = self.settings.batch_max
+        self.batch_wait = self.settings.batch_wait_ms / 1000
+        self.enqueue_timeout = self.settings.write_queue_timeout
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.write_queue_max)
         self._task: asyncio.Task[None] | None = None
         self._last_batch_shared = False
 
@@ -180,7 +201,7 @@ class GroupCommitWriter:
         live = [pending for pending in batch if not pending.done.cancelled()]
         try:
             async with self.database.write_session() as session:
-                outcomes = await _append_batch(session, live, self.on_registry_version)
+                outcomes = await _append_batch(session, live, self.append, self.on_registry_version)
         except (DBAPIError, SQLAlchemyError, OSError) as error:
             self.stats.failed_batches += 1
             log.warning("batch commit failed", requests=len(live), error=str(error).splitlines()[0])
@@ -214,14 +235,11 @@ class GroupCommitWriter:
                 pending.done.set_exception(error)
 
 
-Step = NewRecord | str  # a record to append, or the id of one an earlier request created
-Identity = tuple[str, str]
-
-
 async def _append_batch(
     session: AsyncSession,
     submitted: list[_Pending],
-    on_registry_version: Callable[[int], None] | None,
+    append: Append,
+    on_registry_version: Callable[[int], None],
 ) -> list[Written | Exception]:
     """Under the log's lock: send back what was checked against a changed registry, settle
     idempotency claims, append what is new, keep new claims.
@@ -229,74 +247,48 @@ async def _append_batch(
     Claims are settled here rather than before queueing because only under the lock can no
     other request, of this process or another, be making the same claim at the same time.
     """
-    head = await sequencer.lock(session)
-    if on_registry_version is not None:
-        on_registry_version(head.registry_version)
-    current = [
-        p.registry_version is None or p.registry_version == head.registry_version for p in submitted
-    ]
+    head = await log_head.lock(session)
+    on_registry_version(head.registry_version)
+    current = [p.registry_version in (None, head.registry_version) for p in submitted]
     batch = [pending for pending, ok in zip(submitted, current, strict=True) if ok]
-    identities = [c.identity for pending in batch for c in pending.claims if c is not None]
-    known: dict[Identity, tuple[str, Step]] = dict(await repo.claims(session, identities))
-    made: dict[Identity, tuple[str, Step]] = {}
-    plans: list[list[tuple[NewRecord, Step]] | Conflict] = []
-    for pending in batch:
-        plan: list[tuple[NewRecord, Step]] = []
-        clashes: list[Claim] = []
-        made_here: dict[Identity, tuple[str, Step]] = {}
-        for new, claim in zip(pending.records, pending.claims, strict=True):
-            earlier = None
-            if claim is not None:
-                earlier = (
-                    known.get(claim.identity)
-                    or made.get(claim.identity)
-                    or made_here.get(claim.identity)
-                )
-            if earlier is None:
-                if claim is not None:
-                    made_here[claim.identity] = (claim.request_hash, new)
-                plan.append((new, new))
-            elif claim is not None and earlier[0] != claim.request_hash:
-                clashes.append(claim)
-            else:
-                plan.append((new, earlier[1]))
-        if clashes:
-            plans.append(idempotency.reused(clashes))
-        else:
-            made.update(made_here)
-            plans.append(plan)
-    fresh = [
-        new for plan in plans if not isinstance(plan, Conflict) for new, step in plan if new is step
-    ]
-    records = await append(session, fresh, locked=head)
-    appended = {id(new): record for new, record in zip(fresh, records, strict=True)}
-    await repo.add_claims(
-        session,
-        [
-            (scope, key, request_hash, appended[id(step)].id)
-            for (scope, key), (request_hash, step) in made.items()
-            if isinstance(step, NewRecord)
-        ],
-    )
-    earlier_ids = {
-        step
-        for plan in plans
-        if not isinstance(plan, Conflict)
-        for _, step in plan
-        if isinstance(step, str)
-    }
-    originals = await repo.by_ids(session, earlier_ids)
-
-    def result(plan: list[tuple[NewRecord, Step]] | Conflict) -> Written | Conflict:
-        if isinstance(plan, Conflict):
-            return plan
-        return Written(
-            records=[
-                AppendedRecord.of(originals[step]) if isinstance(step, str) else appended[id(step)]
-                for _, step in plan
-            ],
-            replayed=[new is not step for new, step in plan],
-        )
-
-    results = iter([result(plan) for plan in plans])
+    made = await repo.claims(session, [c.identity for p in batch for c in p.claims if c])
+    planned = idempotency.plan([pending.claims for pending in batch], made)
+    fresh = [batch[request].records[record] for request, record in planned.fresh]
+    appended = await append(session, fresh, locked=head)
+    await repo.add_claims(session, [(c, appended[a.position].id) for c, a in planned.claims])
+    earlier = await _earlier_records(session, planned)
+    results = iter([_written(p, appended, earlier) for p in planned.requests])
     return [next(results) if ok else RegistryChanged() for ok in current]
+
+
+async def _earlier_records(
+    session: AsyncSession, planned: idempotency.BatchPlan
+) -> dict[str, AppendedRecord]:
+    """The records that earlier requests created and this batch's replays return."""
+    ids = {
+        outcome.record
+        for request in planned.requests
+        if isinstance(request, idempotency.RequestPlan)
+        for outcome in request.outcomes
+        if isinstance(outcome, idempotency.Replayed) and isinstance(outcome.record, str)
+    }
+    records = await repo.by_ids(session, ids)
+    return {record_id: AppendedRecord.of(record) for record_id, record in records.items()}
+
+
+def _written(
+    request: idempotency.RequestPlan | Conflict,
+    appended: list[AppendedRecord],
+    earlier: dict[str, AppendedRecord],
+) -> Written | Conflict:
+    if isinstance(request, Conflict):
+        return request
+
+    def record(outcome: idempotency.Appended | idempotency.Replayed) -> AppendedRecord:
+        source = outcome.record if isinstance(outcome, idempotency.Replayed) else outcome
+        return earlier[source] if isinstance(source, str) else appended[source.position]
+
+    return Written(
+        records=[record(outcome) for outcome in request.outcomes],
+        replayed=[isinstance(outcome, idempotency.Replayed) for outcome in request.outcomes],
+    )

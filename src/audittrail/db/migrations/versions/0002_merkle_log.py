@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from audittrail.db import tree_nodes
 from audittrail.db.append_only import (
     POSTGRES_REJECT,
     SQLITE_OPERATIONS,
@@ -17,7 +18,7 @@ from audittrail.db.append_only import (
     sqlite_trigger,
 )
 from audittrail.db.types import JSONType, UTCDateTime
-from audittrail.integrity import entries
+from audittrail.integrity.canonical import record_leaf_hash
 from audittrail.integrity.hashing import EMPTY_ROOT
 from audittrail.integrity.tree import Frontier
 
@@ -30,13 +31,7 @@ APPEND_ONLY_TABLES = ("records", "tree_nodes", "checkpoints")
 
 
 def upgrade() -> None:
-    op.create_table(
-        "tree_nodes",
-        sa.Column("level", sa.SmallInteger(), nullable=False),
-        sa.Column("node_index", sa.BigInteger(), nullable=False),
-        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "node_index", name=op.f("pk_tree_nodes")),
-    )
+    tree_nodes.create_table()
     op.create_table(
         "checkpoints",
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -64,14 +59,13 @@ def _build_tree_of_existing_records() -> None:
         sa.column("params", JSONType),
         sa.column("metadata", JSONType),
     )
-    columns = [column for column in records.c if column.name != "metadata"]
-    query = sa.select(*columns, records.c.metadata.label("metadata_")).order_by(records.c.seq)
+    query = sa.select(records).order_by(records.c.seq)
     frontier = Frontier()
     tree_nodes = sa.table(
         "tree_nodes", sa.column("level"), sa.column("node_index"), sa.column("hash")
     )
     for row in bind.execute(query):
-        created = frontier.append([entries.record_leaf_hash(row)])
+        created = frontier.append([record_leaf_hash(row._asdict())])
         bind.execute(
             tree_nodes.insert(),
             [

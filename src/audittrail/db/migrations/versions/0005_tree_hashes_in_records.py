@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from audittrail.db import tree_nodes
 from audittrail.db.append_only import SQLITE_OPERATIONS, postgres_triggers, sqlite_trigger
 from audittrail.integrity.hashing import HASH_SIZE
 from audittrail.integrity.tree import completing_leaf
@@ -105,13 +106,7 @@ def _records_updatable() -> Iterator[None]:
 
 
 def downgrade() -> None:
-    op.create_table(
-        "tree_nodes",
-        sa.Column("level", sa.SmallInteger(), nullable=False),
-        sa.Column("node_index", sa.BigInteger(), nullable=False),
-        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "node_index", name=op.f("pk_tree_nodes")),
-    )
+    tree_nodes.create_table()
     bind = op.get_bind()
     last = bind.execute(sa.select(sa.func.max(_records.c.seq))).scalar_one()
     for start in range(0, -1 if last is None else last + 1, CHUNK):

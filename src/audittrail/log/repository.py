@@ -1,33 +1,20 @@
-"""Queries for the log: its head, checkpoints, and records by sequence number."""
+"""Queries for the log: proofs' inputs, checkpoints, and records by sequence number."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Row, Select, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import LogHead, Record, SignedCheckpoint
-from audittrail.integrity import store
 from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.integrity.tree import Node
-from audittrail.records.sequencer import LOG_HEAD_ID, Head
-
-STORED_LEAF_HASH = "stored_leaf_hash"
-
-
-async def head(session: AsyncSession) -> Head:
-    row = (
-        await session.execute(
-            select(
-                LogHead.size, LogHead.root_hash, LogHead.last_created_at, LogHead.registry_version
-            ).where(LogHead.id == LOG_HEAD_ID)
-        )
-    ).one()
-    return Head(*row)
-
+from audittrail.log import tree_store as store
+from audittrail.log.head import LOG_HEAD_ID
 
 # Sizes are BIGINT: a larger one is looked up as the largest, which no log reaches.
 MAX_SIZE = 2**63 - 1
@@ -129,6 +116,22 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
     return result.scalar_one_or_none()
 
 
+async def latest_checkpoint_size(session: AsyncSession) -> int | None:
+    size: int | None = (
+        await session.execute(select(func.max(SignedCheckpoint.tree_size)))
+    ).scalar()
+    return size
+
+
+async def add_checkpoint(
+    session: AsyncSession, size: int, root_hash: bytes, note: str, created_at: datetime
+) -> None:
+    session.add(
+        SignedCheckpoint(tree_size=size, root_hash=root_hash, note=note, created_at=created_at)
+    )
+    await session.flush()  # a checkpoint of this size signed first by another process: here
+
+
 async def checkpoints_page(
     session: AsyncSession, *, offset: int, limit: int, ascending: bool = False
 ) -> tuple[list[SignedCheckpoint], int]:
@@ -140,39 +143,18 @@ async def checkpoints_page(
     return list(rows.scalars()), total
 
 
-def _leaf_columns() -> list[Any]:
-    columns = [column for column in Record.__table__.c if column.name != "metadata"]
-    return [*columns, Record.__table__.c.metadata.label("metadata_")]
-
-
-async def record_rows(session: AsyncSession, start: int, end: int) -> Sequence[Row[Any]]:
-    """Records with start <= seq < end in seq order, as Core rows (fast to turn into leaves)."""
+async def leaf_rows(session: AsyncSession, start: int, end: int) -> Sequence[Row[Any]]:
+    """The leaf fields of the records with start <= seq < end, in seq order, as Core rows (fast
+    to turn into leaves: each row's _asdict() is a record as canonical.record_leaf_bytes takes
+    it)."""
+    records = Record.__table__
     result = await session.execute(
-        select(*_leaf_columns()).where(Record.seq >= start, Record.seq < end).order_by(Record.seq)
+        select(*(records.c[name] for name in LEAF_FIELDS))
+        .where(records.c.seq >= start, records.c.seq < end)
+        .order_by(records.c.seq)
     )
     return result.all()
 
 
 async def record_count(session: AsyncSession) -> int:
     return (await session.execute(select(func.count(Record.id)))).scalar_one()
-
-
-async def leaf_entries(session: AsyncSession, start: int, end: int) -> list[dict[str, Any]]:
-    """Records with start <= seq < end in seq order, for the verifier: each a dict of the leaf
-    fields and STORED_LEAF_HASH, the tree's leaf for that seq (None where the tree lacks it).
-
-    One Core query made into plain dicts: at a million records, a second query for the
-    leaves, ORM result handling and attribute access on rows would cost more than the hashing.
-    """
-    records = Record.__table__
-    query = (
-        select(
-            *(records.c[name] for name in LEAF_FIELDS),
-            func.nullif(store.stored_hash(records.c.tree_hashes, 0), b"").label(STORED_LEAF_HASH),
-        )
-        .where(records.c.seq >= start, records.c.seq < end)
-        .order_by(records.c.seq)
-    )
-    result = await (await session.connection()).execute(query)
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audittrail import clock
 from audittrail.db.engine import Database
-from audittrail.db.models import LogHead, SignedCheckpoint
-from audittrail.integrity.signer import LogSigner
-from audittrail.records.sequencer import LOG_HEAD_ID
+from audittrail.log import head as log_head
+from audittrail.log import repository as repo
+from audittrail.log.signer import LogSigner
 
 log = structlog.get_logger(__name__)
 
@@ -20,26 +19,17 @@ log = structlog.get_logger(__name__)
 async def checkpoint_head(database: Database, signer: LogSigner) -> int | None:
     """Sign the current head if no checkpoint covers it yet; the new checkpoint's size, if any."""
     async with database.read_session() as session:
-        head = (
-            await session.execute(
-                select(LogHead.size, LogHead.root_hash).where(LogHead.id == LOG_HEAD_ID)
-            )
-        ).one()
-        latest = (await session.execute(select(func.max(SignedCheckpoint.tree_size)))).scalar()
+        head = await log_head.read(session)
+        latest = await repo.latest_checkpoint_size(session)
     if latest is not None and latest >= head.size:
         return None
-    row = {
-        "tree_size": head.size,
-        "root_hash": head.root_hash,
-        "created_at": clock.now(),
-        "note": signer.sign(head.size, head.root_hash),
-    }
+    note = signer.sign(head.size, head.root_hash)
     try:
         async with database.write_session() as session:
-            await session.execute(insert(SignedCheckpoint), [row])
+            await repo.add_checkpoint(session, head.size, head.root_hash, note, clock.now())
     except IntegrityError:  # another process signed this very size first
         return None
-    return int(head.size)
+    return head.size
 
 
 async def run(database: Database, signer: LogSigner, interval: float) -> None:

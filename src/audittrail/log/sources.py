@@ -18,13 +18,16 @@ from typing import Any, TypeVar
 import httpx
 
 from audittrail.db.engine import Database
-from audittrail.integrity import leaf_reader, store, tree
-from audittrail.integrity import repository as repo
+from audittrail.integrity import tree
 from audittrail.integrity.audit import LogAudit, verified_checkpoints
-from audittrail.integrity.hashing import leaf_hash
+from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
 from audittrail.integrity.verify import Checkpoint
+from audittrail.log import head as log_head
+from audittrail.log import leaf_reader
+from audittrail.log import repository as repo
+from audittrail.log import tree_store as store
+from audittrail.log.leaf_reader import CHUNK
 
-CHUNK = 5000
 Progress = Callable[[int], None]
 _T = TypeVar("_T")
 
@@ -34,7 +37,7 @@ async def audit_database(database_url: str, verifier_key: str, progress: Progres
     try:
         async with database.read_session() as session:
             notes, _ = await repo.checkpoints_page(session, offset=0, limit=2**62, ascending=True)
-            head = await repo.head(session)
+            head = await log_head.read(session)
             count = await repo.record_count(session)
         checkpoints, bad = verified_checkpoints([n.note for n in notes], verifier_key)
         audit = LogAudit(checkpoints, bad)
@@ -188,7 +191,7 @@ class _LeafTiles:
         response = self.client.get(f"/api/audit-trail/log/tlog/{path}")
         response.raise_for_status()
         tile = response.content
-        self._hashes = [tile[i : i + 32] for i in range(0, len(tile), 32)]
+        self._hashes = [tile[i : i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)]
         self._tile_index = index
 
 

@@ -14,19 +14,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from audittrail.auth.dependencies import Reader
+from audittrail.access import Reader
 from audittrail.deps import DatabaseDep, ReadSession, SettingsDep
 from audittrail.errors import NotFound
-from audittrail.integrity import repository as repo
-from audittrail.integrity import service, tree
-from audittrail.integrity.schemas import (
+from audittrail.integrity import tree
+from audittrail.log import service
+from audittrail.log.schemas import (
     CheckpointPage,
-    CheckpointResponse,
     ConsistencyProofResponse,
     HeadResponse,
     InclusionProofResponse,
 )
-from audittrail.integrity.signer import LogSigner
+from audittrail.log.signer import LogSigner
 from audittrail.pagination import Pages
 
 router = APIRouter(prefix="/api/audit-trail", tags=["log"])
@@ -50,27 +49,15 @@ async def latest_checkpoint(session: ReadSession) -> PlainTextResponse:
 
 @router.get("/log/head", response_model=HeadResponse, summary="The log's current size and root")
 async def log_head(session: ReadSession) -> HeadResponse:
-    head = await repo.head(session)
-    return HeadResponse(tree_size=head.size, root_hash=service.b64(head.root_hash))
+    return await service.head(session)
 
 
 @router.get("/log/checkpoints", response_model=CheckpointPage, summary="Every checkpoint")
 async def list_checkpoints(session: ReadSession, pages: Pages) -> CheckpointPage:
-    checkpoints, total = await repo.checkpoints_page(
+    checkpoints, total = await service.checkpoints(
         session, offset=pages.offset, limit=pages.page_size
     )
-    return CheckpointPage(
-        checkpoints=[
-            CheckpointResponse(
-                tree_size=c.tree_size,
-                root_hash=service.b64(c.root_hash),
-                created_at=c.created_at,
-                note=c.note,
-            )
-            for c in checkpoints
-        ],
-        **pages.meta(total),
-    )
+    return CheckpointPage(checkpoints=checkpoints, **pages.meta(total))
 
 
 @router.get(

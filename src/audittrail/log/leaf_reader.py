@@ -3,7 +3,7 @@
 At a million records SQLAlchemy's row handling cost more than the hashing, so this reads with
 the drivers themselves (the standard library's sqlite3, read-only; asyncpg) and decodes only
 what a leaf needs. A leaf is first encoded a quicker way, taken only where it gives the stored
-leaf hash; any other record gets the reference encoding, `canonical.record_leaf_bytes`.
+leaf hash; any other record gets the reference encoding, `canonical.record_leaf_hash`.
 Encoding is still most of the work, so a large log is hashed by worker processes (this module
 run with ``python -m``), each reading every n-th chunk over its own connection, while the
 caller only fits the hashes together.
@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import pickle
 import re
 import signal
@@ -35,8 +36,8 @@ from audittrail.integrity import canonical
 from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
 
 CHUNK = 5000
-# Measured on two cores, which the database server shares: more workers would take turns.
-WORKERS = 2
+# One per core: measured on two, which the database server shares, a third took turns.
+WORKERS = os.cpu_count() or 1
 # Below this many records, starting the workers takes about as long as they save.
 PARALLEL_FROM = 20_000
 
@@ -121,7 +122,7 @@ class RowReader(ABC):
             entry["created_at"] = self._created_at(entry["created_at"])
             entry["params"] = _json_value(entry["params"])
             entry["metadata"] = _json_value(entry["metadata"])
-            return leaf_hash(canonical.record_leaf_bytes(entry))
+            return canonical.record_leaf_hash(entry)
         except ValueError as error:
             # As a plain ValueError: some of rfc8785's lose their message through pickle.
             return ValueError(str(error))

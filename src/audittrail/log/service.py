@@ -9,10 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import SignedCheckpoint
 from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
-from audittrail.integrity import repository as repo
-from audittrail.integrity import store, tree
-from audittrail.integrity.entries import entry_line
-from audittrail.integrity.schemas import ConsistencyProofResponse, InclusionProofResponse
+from audittrail.integrity import tree
+from audittrail.integrity.canonical import record_leaf_bytes
+from audittrail.log import head as log_head
+from audittrail.log import repository as repo
+from audittrail.log import tree_store as store
+from audittrail.log.schemas import (
+    CheckpointResponse,
+    ConsistencyProofResponse,
+    HeadResponse,
+    InclusionProofResponse,
+)
 
 MAX_BUNDLE_ENTRY_BYTES = 0xFFFF
 
@@ -31,6 +38,26 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint:
     if found is None:
         raise NotFound("No checkpoint has been signed yet.", code="NO_CHECKPOINT")
     return found
+
+
+async def head(session: AsyncSession) -> HeadResponse:
+    head = await log_head.read(session)
+    return HeadResponse(tree_size=head.size, root_hash=b64(head.root_hash))
+
+
+async def checkpoints(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[CheckpointResponse], int]:
+    found, total = await repo.checkpoints_page(session, offset=offset, limit=limit)
+    return [
+        CheckpointResponse(
+            tree_size=c.tree_size,
+            root_hash=b64(c.root_hash),
+            created_at=c.created_at,
+            note=c.note,
+        )
+        for c in found
+    ], total
 
 
 async def inclusion_proof(
@@ -89,7 +116,7 @@ class EntryRange:
 
 
 async def entry_range(session: AsyncSession, start: int, end: int | None) -> EntryRange:
-    head = await repo.head(session)
+    head = await log_head.read(session)
     end = head.size if end is None else end
     if not 0 <= start <= end:
         raise _invalid("start", f"must be between 0 and end ({end}).")
@@ -99,7 +126,10 @@ async def entry_range(session: AsyncSession, start: int, end: int | None) -> Ent
 
 
 async def entry_lines(session: AsyncSession, start: int, end: int) -> list[bytes]:
-    return [entry_line(row) for row in await repo.record_rows(session, start, end)]
+    """NDJSON lines: each record's canonical leaf bytes, so SHA-256(0x00 || line) is its leaf
+    hash."""
+    rows = await repo.leaf_rows(session, start, end)
+    return [record_leaf_bytes(row._asdict()) + b"\n" for row in rows]
 
 
 async def hash_tile(session: AsyncSession, address: tree.TileAddress) -> bytes:
@@ -115,7 +145,7 @@ async def entry_bundle(session: AsyncSession, address: tree.TileAddress) -> byte
     """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length and its bytes."""
     width = address.width or tree.TILE_WIDTH
     start = address.index * tree.TILE_WIDTH
-    head = await repo.head(session)
+    head = await log_head.read(session)
     if start + width > head.size:
         raise NotFound("The log has not grown to this tile yet.", code="TILE_NOT_FOUND")
     bundle = bytearray()

@@ -12,7 +12,7 @@ transaction can never leave it stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 from weakref import WeakKeyDictionary
@@ -35,8 +35,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.db.models import Record
-from audittrail.integrity import canonical
-from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
+from audittrail.integrity.canonical import record_leaf_hash
+from audittrail.integrity.hashing import HASH_SIZE
 from audittrail.integrity.tree import Frontier, Node, NodeStore, completing_leaf
 
 _frontiers: WeakKeyDictionary[Engine, Frontier] = WeakKeyDictionary()
@@ -141,9 +141,8 @@ async def _frontier(session: AsyncSession, size: int, root: bytes) -> Frontier:
 
 
 class LeafSource(Protocol):
-    def leaf_members(self) -> list[Any]:
-        """The leaf's members in canonical.MEMBERS order, as canonical.stored_leaf_bytes
-        takes them."""
+    def leaf_fields(self) -> Mapping[str, Any]:
+        """The record's leaf fields, as canonical.record_leaf_hash takes them."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ async def extend(
     frontier = await _frontier(session, size, root)
     extended = frontier.copy()
     tree_hashes = extended.append_completed(
-        leaf_hash(canonical.stored_leaf_bytes(record.leaf_members())) for record in records
+        record_leaf_hash(record.leaf_fields()) for record in records
     )
     engine = session.get_bind()
     assert isinstance(engine, Engine)
