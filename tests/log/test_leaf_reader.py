@@ -142,6 +142,9 @@ def test_a_timestamp_stored_in_another_form_is_read_as_the_instant_it_names(
     assert asyncio.run(read(database_url, 1)) == {0: reference({**record, "created_at": moment})}
 
 
+# Each database's examples so far, so that each example's records follow the last one's.
+_examples: dict[str, itertools.count[int]] = {}
+
 # What the service stores: no NUL (PostgreSQL refuses it in text), no lone surrogate (no driver
 # can encode one), numbers within ±(2**53 - 1) (ingest refuses others: limits.py).
 storable_texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
@@ -189,18 +192,10 @@ def test_the_reader_gives_the_reference_leaf_of_any_stored_record(
     database_url: str, records: list[Fields]
 ) -> None:
     """Each example appends its records after the last one's: the log only grows."""
-    first = next(_next_seq[database_url]) * 100
+    first = next(_examples.setdefault(database_url, itertools.count())) * 100
     records = numbered(records, first)
     expected = [reference(record) for record in records]
     stored = [leaf if isinstance(leaf, bytes) else None for leaf in expected]
     asyncio.run(store(database_url, records, stored))
     found = asyncio.run(read(database_url, first + len(records)))
     assert [found[record["seq"]] for record in records] == expected
-
-
-_next_seq: dict[str, itertools.count[int]] = {}
-
-
-@pytest.fixture(autouse=True)
-def _seq_counter(database_url: str) -> None:
-    _next_seq[database_url] = itertools.count()
