@@ -15,7 +15,12 @@ import pytest
 
 from audittrail.app import create_app
 from audittrail.config import Settings
-from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, stored_json
+from audittrail.integrity.canonical import (
+    LEAF_FIELDS,
+    canonical_json,
+    record_leaf_bytes,
+    stored_json,
+)
 from audittrail.log.append import AppendedRecord
 
 RELEASED = Path(__file__).parent / "compat"
@@ -36,7 +41,8 @@ def _record(case: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case["record"]["id"][-4:] for case in CASES])
 def test_a_record_is_stored_and_hashed_as_released(case: dict[str, Any]) -> None:
-    """Through the public leaf function, and the way the log appends a record."""
+    """Through the public leaf function, the way the log appends a record, and the canonical
+    JSON a request is hashed as."""
     record = _record(case)
     leaf = base64.b64decode(case["leaf"])
     assert record_leaf_bytes(record) == leaf
@@ -44,3 +50,5 @@ def test_a_record_is_stored_and_hashed_as_released(case: dict[str, Any]) -> None
     assert record_leaf_bytes(appended.leaf_fields()) == leaf
     assert stored_json(record["params"]) == case["stored_params"]
     assert stored_json(record["metadata"]) == case["stored_metadata"]
+    # What an idempotency key's request hash is taken of (records/idempotency.py).
+    assert canonical_json(record["params"]) == base64.b64decode(case["canonical_params"])
