@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -127,8 +127,7 @@ async def append(
     ]
     await bulk.insert_rows(session, RECORDS, _INSERTED, rows, encoded=frozenset(_JSON_COLUMNS))
     changes_registry = any(new.changes_registry for new in new_records)
-    moved = replace(
-        head,
+    moved = log_head.Head(
         size=head.size + len(records),
         root_hash=extension.root,
         last_created_at=created_at,

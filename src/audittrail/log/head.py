@@ -8,7 +8,7 @@ its numbers back. Everything else reads the head through `read`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -60,4 +60,10 @@ async def _head(session: AsyncSession, query: Select[Any]) -> Head:
 async def advance(session: AsyncSession, moved: Head) -> None:
     """Write the head as an append moved it, in the transaction that holds the lock."""
     connection = await session.connection()
-    await connection.execute(_UPDATE_HEAD, asdict(moved))
+    values = {
+        "size": moved.size,
+        "root_hash": moved.root_hash,
+        "last_created_at": moved.last_created_at,
+        "registry_version": moved.registry_version,
+    }
+    await connection.execute(_UPDATE_HEAD, values)
