@@ -1,10 +1,10 @@
 """Who is calling and what they may do: credentials, principals, and the one authorization check.
 
-Every route authorizes through `authorize`: the FastAPI routes by the dependency aliases below
-(`Admin`, `Reader`, ...), the raw-ASGI ingest routes (records/ingest.py) by calling it
-themselves. Authentication itself is the auth domain's (auth/service.py): the app puts its
-`Authenticator` on `app.state.authenticator`, so that every layer, the log's routes included,
-can require a principal without importing a domain.
+Every route that requires a role authorizes through `authorize`: the FastAPI routes by the
+dependency aliases below (`Admin`, `Reader`, ...), the raw-ASGI ingest routes
+(records/ingest.py) by calling it themselves. Authentication itself is the auth domain's
+(auth/service.py): the app puts its `Authenticator` on `app.state.authenticator`, so that every
+layer, the log's routes included, can require a principal without importing a domain.
 """
 
 from __future__ import annotations

@@ -108,3 +108,17 @@ async def test_a_bug_in_an_intake_route_is_the_500_envelope(
         "error": {"code": "INTERNAL_ERROR", "message": "Internal server error."}
     }
     assert await record_total(tolerant_client) == before
+
+
+async def test_the_intake_routes_are_served_under_a_root_path(app: FastAPI) -> None:
+    """Mounted under a prefix (a proxy's path, uvicorn --root-path), as every other route is."""
+    transport = httpx.ASGITransport(app=app, client=CLIENT_ADDRESS, root_path="/audit")
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as mounted:
+        single = await mounted.post(f"/audit{RECORDS}", json=RECORD)
+        batch = await mounted.post(f"/audit{RECORDS}/batch", json=[RECORD])
+        assert (single.status_code, batch.status_code) == (201, 201), single.text
+        listed = await mounted.get(f"/audit{RECORDS}", params={"event_types": "user.login"})
+        assert listed.json()["total"] == 2

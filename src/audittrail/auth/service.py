@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import Secret
@@ -134,6 +135,8 @@ class LoginAttempt:
     email: str
     user_id: str | None
     failure: str | None
+    # The hash the password was checked against: a password changed since signs nobody in.
+    password_hash: str | None = field(default=None, repr=False)
 
 
 async def check_password(session: AsyncSession, email: str, password: str) -> LoginAttempt:
@@ -144,7 +147,9 @@ async def check_password(session: AsyncSession, email: str, password: str) -> Lo
     failure = None
     if user is None or not valid or not user.is_active:
         failure = "unknown_user" if user is None else "wrong_password" if not valid else "inactive"
-    return LoginAttempt(email.lower(), user.id if user else None, failure)
+    if user is None:
+        return LoginAttempt(email.lower(), None, failure)
+    return LoginAttempt(email.lower(), user.id, failure, user.password_hash)
 
 
 async def record_failed_login(
@@ -153,7 +158,9 @@ async def record_failed_login(
     """Record a failed attempt through the group commit, with the records of everyone else: a
     guesser's attempts must not each take the log's lock (log/system.py)."""
     assert attempt.failure is not None
-    await queue.submit([_login_failed(attempt.email, attempt.user_id, attempt.failure, ip)])
+    record = _login_failed(attempt.email, attempt.user_id, attempt.failure, ip)
+    # Shielded: a client that goes away does not take the record of its attempt with it.
+    await asyncio.shield(queue.submit([record]))
 
 
 def _login_failed(email: str, user_id: str | None, reason: str, ip: str | None) -> NewRecord:
@@ -175,11 +182,17 @@ async def login(
     session: AsyncSession, settings: Settings, attempt: LoginAttempt, *, ip: str | None
 ) -> LoginResult | None:
     """Start the session of an attempt whose password was right; None (its failure recorded,
-    for the caller to commit) if the user was deactivated since."""
+    for the caller to commit) if the user was deactivated, or their password changed, since.
+
+    The log's lock is taken first (the attempt's record takes it anyway), so neither can
+    happen between this look and the commit: a deactivation ends the sessions it finds.
+    """
     assert attempt.failure is None and attempt.user_id is not None
+    await log_head.lock(session)
     user = await repo.user_by_id(session, attempt.user_id)
-    if user is None or not user.is_active:
-        await append(session, [_login_failed(attempt.email, attempt.user_id, "inactive", ip)])
+    if user is None or not user.is_active or user.password_hash != attempt.password_hash:
+        reason = "wrong_password" if user and user.is_active else "inactive"
+        await append(session, [_login_failed(attempt.email, attempt.user_id, reason, ip)])
         return None
     now = clock.now()
     session_token = credentials.new_session_token()
@@ -290,7 +303,12 @@ async def update_user(
     actor: str,
     ip: str | None,
 ) -> User:
-    """Change a user; ``password_hash``: the new password's (`password_hash`), if it changes."""
+    """Change a user; ``password_hash``: the new password's (`password_hash`), if it changes.
+
+    Under the log's lock from the start, as a login's session is started: a login checked
+    against the user as they were cannot slip a session in after this change ends theirs.
+    """
+    await log_head.lock(session)
     user = await get_user(session, user_id)
     old = {"roles": user.roles, "is_active": user.is_active}
     if request.roles is not None:

@@ -58,7 +58,7 @@ def record_leaf_bytes(record: Mapping[str, Any]) -> bytes:
     leaf["seq"] = _seq(leaf["seq"])
     leaf["created_at"] = _timestamp(leaf["created_at"])
     # The names are ASCII: only the values need the look `_is_fast_form` gives a whole object.
-    if all(type(value) is str or value is None or _is_fast_form(value) for value in values):
+    if all(type(value) is str or value is None or _is_fast_form(value) for value in leaf.values()):
         with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate
             return _orjson(leaf)
     return canonical_json(leaf)

@@ -36,8 +36,9 @@ from audittrail.integrity import canonical
 from audittrail.integrity.hashing import HASH_SIZE, leaf_hash
 
 CHUNK = 5000
-# One per core: measured on two, which the database server shares, a third took turns.
-WORKERS = os.cpu_count() or 1
+# Measured on two cores, which the database server shares: more workers would take turns, and
+# each holds a database connection. Fewer where there is one core.
+WORKERS = min(2, os.cpu_count() or 1)
 # Below this many records, starting the workers takes about as long as they save.
 PARALLEL_FROM = 20_000
 

@@ -189,11 +189,18 @@ class IngestRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.endpoints.get(scope["path"])
+            endpoint = self.endpoints.get(_route_path(scope))
             if endpoint is not None:
                 await _serve(endpoint, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as the app's routes see it: without the root path it is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
