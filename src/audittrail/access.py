@@ -22,7 +22,6 @@ from audittrail.errors import Forbidden
 ADMIN = "admin"
 WRITER = "writer"
 READER = "reader"
-ROLES = (ADMIN, WRITER, READER)
 
 SESSION_COOKIE = "antidote_session"
 

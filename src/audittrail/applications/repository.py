@@ -26,13 +26,6 @@ async def by_key(session: AsyncSession, key: str) -> Application | None:
     return result.scalar_one_or_none()
 
 
-async def by_ids(session: AsyncSession, ids: set[str]) -> dict[str, Application]:
-    if not ids:
-        return {}
-    result = await session.execute(select(Application).where(Application.id.in_(ids)))
-    return {application.id: application for application in result.scalars()}
-
-
 async def page(
     session: AsyncSession, *, include_archived: bool, offset: int, limit: int
 ) -> tuple[list[Application], int]:
