@@ -16,6 +16,7 @@ import time
 from random import Random
 from typing import Any
 
+from audittrail.access import Visibility
 from audittrail.db.engine import Database
 from audittrail.integrity.verify import verify_consistency, verify_inclusion
 from audittrail.log import service
@@ -42,6 +43,9 @@ def _summary(milliseconds: list[float]) -> dict[str, float]:
     }
 
 
+EVERY_RECORD = Visibility(application_ids=None, sees_sensitive=True)
+
+
 async def _inclusion(
     database: Database, seeded: common.SeededLog, samples: int, rng: Random
 ) -> tuple[list[float], list[float]]:
@@ -53,7 +57,9 @@ async def _inclusion(
         fetch_id = seeded.ids[rng.randrange(seeded.size)]
 
         async def proof(session: Any, record_id: str = proof_id) -> Any:
-            return await service.inclusion_proof(session, record_id, None, retry_after=1)
+            return await service.inclusion_proof(
+                session, record_id, None, EVERY_RECORD, retry_after=1
+            )
 
         async def fetch(session: Any, record_id: str = fetch_id) -> Any:
             return await records_repo.by_id(session, record_id)

@@ -18,7 +18,7 @@ from tests.helpers import (
 )
 
 RESPONSE_FIELDS = [*APPLICATION_FIELDS, "allow_unknown_params", "archived_at"]
-ADMIN_ONLY = {"error": {"code": "FORBIDDEN", "message": "This needs one of the roles: admin."}}
+ADMIN_ONLY = {"error": {"code": "FORBIDDEN", "message": "This needs the scope applications:write."}}
 
 
 def not_found(ref: str) -> dict[str, Any]:

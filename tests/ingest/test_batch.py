@@ -248,7 +248,7 @@ async def test_batch_needs_a_writer(
     response = await reader.post(BATCH, json=[item(0)])
     assert response.status_code == 403
     assert response.json() == {
-        "error": {"code": "FORBIDDEN", "message": "This needs one of the roles: admin, writer."}
+        "error": {"code": "FORBIDDEN", "message": "This needs the scope records:write."}
     }
     assert await record_total(client) == stored
     response = await writer.post(BATCH, json=[item(0)])

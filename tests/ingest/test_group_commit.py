@@ -99,7 +99,7 @@ async def test_metrics_are_for_admins_only(
         response = await keyed.get("/metrics")
         assert response.status_code == 403
         assert response.json() == {
-            "error": {"code": "FORBIDDEN", "message": "This needs one of the roles: admin."}
+            "error": {"code": "FORBIDDEN", "message": "This needs the scope admin."}
         }
 
 

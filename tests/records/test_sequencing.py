@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from audittrail.access import ADMIN, Principal
+from audittrail.access import SCOPES, Principal
 from audittrail.config import Settings
 from audittrail.db.engine import Database
 from audittrail.db.models import LogHead, Record
@@ -32,7 +32,9 @@ async def _write_records(database_url: str, process: int, per_writer: int) -> No
     database = Database.connect(database_url)
     group_commit = GroupCommitWriter(database, Settings(database_url=database_url))
     group_commit.start()
-    principal = Principal(kind="api_key", id="load", name=f"process-{process}", roles=(ADMIN,))
+    principal = Principal(
+        kind="api_key", id="load", name=f"process-{process}", scopes=frozenset(SCOPES)
+    )
 
     async def writer(number: int) -> None:
         for index in range(per_writer):

@@ -27,9 +27,16 @@ async def by_key(session: AsyncSession, key: str) -> Application | None:
 
 
 async def page(
-    session: AsyncSession, *, include_archived: bool, offset: int, limit: int
+    session: AsyncSession,
+    *,
+    include_archived: bool,
+    only: frozenset[str] | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Application], int]:
     query = select(Application)
+    if only is not None:
+        query = query.where(Application.id.in_(sorted(only)))
     if not include_archived:
         query = query.where(Application.archived_at.is_(None))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
@@ -88,6 +95,20 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     keys: dict[str, set[str]] = {application_id: set() for application_id in application_ids}
     for application_id, key in rows:
         keys[application_id].add(key)
+    return keys
+
+
+async def sensitive_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
+    if not application_ids:
+        return {}
+    rows = await session.execute(
+        select(ParamDefinition.application_id, ParamDefinition.key).where(
+            ParamDefinition.application_id.in_(application_ids), ParamDefinition.sensitive
+        )
+    )
+    keys: dict[str, set[str]] = {}
+    for application_id, key in rows:
+        keys.setdefault(application_id, set()).add(key)
     return keys
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from audittrail.access import Admin, ReaderOrWriter
+from audittrail.access import ApplicationsReader, ApplicationsWriter
 from audittrail.applications import service
 from audittrail.applications.schemas import (
     ApplicationCreate,
@@ -26,8 +26,10 @@ router = APIRouter(prefix="/api/audit-trail/applications", tags=["applications"]
 AppRef = Annotated[str, "an application's id or key"]
 
 
-async def readable_application(app: AppRef, session: ReadSession) -> Application:
-    return await service.get(session, app)
+async def readable_application(
+    app: AppRef, principal: ApplicationsReader, session: ReadSession
+) -> Application:
+    return await service.get(session, app, principal.visibility)
 
 
 async def writable_application(app: AppRef, session: WriteSession) -> Application:
@@ -54,7 +56,7 @@ class ParamDefinitionList(BaseModel):
     description="Registers a source of records, optionally with its param definitions.",
 )
 async def create_application(
-    body: ApplicationCreate, principal: Admin, session: WriteSession, ip: ClientIP
+    body: ApplicationCreate, principal: ApplicationsWriter, session: WriteSession, ip: ClientIP
 ) -> ApplicationResponse:
     application = await service.create(session, body, actor=principal.actor, ip=ip)
     return ApplicationResponse.model_validate(application)
@@ -62,13 +64,17 @@ async def create_application(
 
 @router.get("", response_model=ApplicationPage, summary="List applications")
 async def list_applications(
-    _: ReaderOrWriter,
+    principal: ApplicationsReader,
     session: ReadSession,
     pages: Pages,
     include_archived: Annotated[bool, Query(description="Also list archived ones.")] = False,
 ) -> ApplicationPage:
     applications, total = await service.page(
-        session, include_archived=include_archived, offset=pages.offset, limit=pages.page_size
+        session,
+        principal.visibility,
+        include_archived=include_archived,
+        offset=pages.offset,
+        limit=pages.page_size,
     )
     return ApplicationPage(
         applications=[ApplicationResponse.model_validate(a) for a in applications],
@@ -77,9 +83,7 @@ async def list_applications(
 
 
 @router.get("/{app}", response_model=ApplicationResponse, summary="Get an application")
-async def get_application(
-    _: ReaderOrWriter, application: ReadableApplication
-) -> ApplicationResponse:
+async def get_application(application: ReadableApplication) -> ApplicationResponse:
     return ApplicationResponse.model_validate(application)
 
 
@@ -91,7 +95,11 @@ async def get_application(
     "takes no new ones.",
 )
 async def update_application(
-    principal: Admin, app: AppRef, body: ApplicationUpdate, session: WriteSession, ip: ClientIP
+    principal: ApplicationsWriter,
+    app: AppRef,
+    body: ApplicationUpdate,
+    session: WriteSession,
+    ip: ClientIP,
 ) -> ApplicationResponse:
     application = await service.update(session, app, body, actor=principal.actor, ip=ip)
     return ApplicationResponse.model_validate(application)
@@ -104,7 +112,7 @@ async def update_application(
     description="Only an application without records can be deleted (409 otherwise).",
 )
 async def delete_application(
-    principal: Admin, app: AppRef, session: WriteSession, ip: ClientIP
+    principal: ApplicationsWriter, app: AppRef, session: WriteSession, ip: ClientIP
 ) -> Response:
     await service.delete(session, app, actor=principal.actor, ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -117,7 +125,7 @@ async def delete_application(
     summary="Register a param",
 )
 async def create_param(
-    principal: Admin,
+    principal: ApplicationsWriter,
     application: WritableApplication,
     body: ParamDefinitionCreate,
     session: WriteSession,
@@ -131,7 +139,7 @@ async def create_param(
 
 @router.get("/{app}/params", response_model=ParamDefinitionList, summary="List params")
 async def list_params(
-    _: ReaderOrWriter, application: ReadableApplication, session: ReadSession
+    application: ReadableApplication, session: ReadSession
 ) -> ParamDefinitionList:
     definitions = await service.definitions(session, application.id)
     return ParamDefinitionList(
@@ -141,7 +149,7 @@ async def list_params(
 
 @router.get("/{app}/params/{param_key}", response_model=ParamDefinitionResponse)
 async def get_param(
-    param_key: str, _: ReaderOrWriter, application: ReadableApplication, session: ReadSession
+    param_key: str, application: ReadableApplication, session: ReadSession
 ) -> ParamDefinitionResponse:
     definition = await service.get_definition(session, application, param_key)
     return ParamDefinitionResponse.model_validate(definition)
@@ -154,7 +162,7 @@ async def get_param(
 )
 async def update_param(
     param_key: str,
-    principal: Admin,
+    principal: ApplicationsWriter,
     application: WritableApplication,
     body: ParamDefinitionUpdate,
     session: WriteSession,
@@ -169,7 +177,7 @@ async def update_param(
 @router.delete("/{app}/params/{param_key}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_param(
     param_key: str,
-    principal: Admin,
+    principal: ApplicationsWriter,
     application: WritableApplication,
     session: WriteSession,
     ip: ClientIP,

@@ -16,11 +16,13 @@ from pydantic import (
     field_validator,
 )
 
-from audittrail.schemas import PatchModel, StrictModel
+from audittrail.schemas import PatchModel, Storable, StrictModel
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=KEY_PATTERN)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128), Storable]
+Description = Annotated[str, StringConstraints(max_length=1024), Storable]
 
 
 def _distinct(values: list[str]) -> list[str]:
@@ -30,7 +32,7 @@ def _distinct(values: list[str]) -> list[str]:
 
 
 EnumValues = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
+    list[Annotated[str, StringConstraints(min_length=1, max_length=256), Storable]],
     Field(min_length=1, max_length=500),
     AfterValidator(_distinct),
 ]
@@ -48,12 +50,10 @@ class ParamType(StrEnum):
 
 class ParamDefinitionCreate(StrictModel):
     key: Key = Field(examples=["amount"])
-    label: str | None = Field(
-        default=None, min_length=1, max_length=128, description="Defaults to the key."
-    )
+    label: Name | None = Field(default=None, description="Defaults to the key.")
     type: ParamType = ParamType.STRING
     required: bool = False
-    description: str | None = Field(default=None, max_length=1024)
+    description: Description | None = None
     sensitive: bool = False
     enum_values: EnumValues | None = Field(
         default=None,
@@ -78,9 +78,9 @@ class ParamDefinitionCreate(StrictModel):
 class ParamDefinitionUpdate(PatchModel):
     nullable = frozenset({"description"})
 
-    label: str | None = Field(default=None, min_length=1, max_length=128)
+    label: Name | None = None
     required: bool | None = None
-    description: str | None = Field(default=None, max_length=1024)
+    description: Description | None = None
     sensitive: bool | None = None
     enum_values: EnumValues | None = None
 
@@ -103,8 +103,8 @@ class ParamDefinitionResponse(BaseModel):
 
 class ApplicationCreate(StrictModel):
     key: Key = Field(examples=["billing"])
-    name: str = Field(min_length=1, max_length=128, examples=["Billing"])
-    description: str | None = Field(default=None, max_length=1024)
+    name: Name = Field(examples=["Billing"])
+    description: Description | None = None
     accent_color: Color | None = Field(
         default=None, description="#rrggbb; defaults to a stable colour derived from the key."
     )
@@ -117,8 +117,8 @@ class ApplicationCreate(StrictModel):
 class ApplicationUpdate(PatchModel):
     nullable = frozenset({"description"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=128)
-    description: str | None = Field(default=None, max_length=1024)
+    name: Name | None = None
+    description: Description | None = None
     accent_color: Color | None = None
     allow_unknown_params: bool | None = None
     archived: bool | None = Field(

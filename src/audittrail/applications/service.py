@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
+from audittrail.access import Visibility
 from audittrail.applications import repository as repo
 from audittrail.applications.params import format_datetime
 from audittrail.applications.params import validate as validate_params
@@ -72,15 +73,35 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     return await repo.registered_keys(session, application_ids)
 
 
+async def sensitive_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
+    """The keys of the params registered as sensitive, by application, for those that have any."""
+    return await repo.sensitive_keys(session, application_ids)
+
+
 async def page(
-    session: AsyncSession, *, include_archived: bool, offset: int, limit: int
+    session: AsyncSession,
+    visibility: Visibility,
+    *,
+    include_archived: bool,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Application], int]:
-    return await repo.page(session, include_archived=include_archived, offset=offset, limit=limit)
+    """Applications by key; a key bound to applications sees only its own."""
+    return await repo.page(
+        session,
+        include_archived=include_archived,
+        only=visibility.application_ids,
+        offset=offset,
+        limit=limit,
+    )
 
 
-async def get(session: AsyncSession, id_or_key: str) -> Application:
+async def get(
+    session: AsyncSession, id_or_key: str, visibility: Visibility | None = None
+) -> Application:
+    """The application; 404 also where ``visibility`` (the reader's) does not reach it."""
     application = await repo.by_id_or_key(session, id_or_key)
-    if application is None:
+    if application is None or (visibility is not None and not visibility.allows(application.id)):
         raise NotFound(f"No application {id_or_key}.", code="APPLICATION_NOT_FOUND")
     return application
 

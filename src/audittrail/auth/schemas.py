@@ -15,9 +15,19 @@ from pydantic import (
     field_validator,
 )
 
-from audittrail.schemas import PatchModel, StrictModel
+from audittrail.schemas import PatchModel, Storable, StrictModel, UtcDatetime
 
-Role = Literal["admin", "writer", "reader"]
+Role = Literal["admin", "writer", "reader", "auditor"]
+Scope = Literal[
+    "records:write",
+    "records:read",
+    "stats:read",
+    "export",
+    "applications:read",
+    "applications:write",
+    "log:read",
+    "admin",
+]
 
 # Secret[...] checks the length of the text itself, so a short password gets the same
 # STRING_TOO_SHORT error as any other string (SecretStr's min_length counts "items").
@@ -31,7 +41,9 @@ NewPassword = Annotated[
 
 
 class LoginRequest(StrictModel):
-    email: str = Field(min_length=1, max_length=320, examples=["admin@example.com"])
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320), Storable] = Field(
+        examples=["admin@example.com"]
+    )
     password: AnyPassword
 
 
@@ -47,7 +59,11 @@ class MeResponse(BaseModel):
     email: str | None
     name: str
     actor: str = Field(description="What records this principal writes show as their actor.")
-    roles: list[str]
+    roles: list[str] = Field(description="A user's roles; empty for an API key.")
+    scopes: list[str] = Field(description="What the caller may do: the scopes of its roles.")
+    applications: list[str] | None = Field(
+        description="The ids of the applications an API key is bound to; null: not bound."
+    )
 
 
 class UserCreate(StrictModel):
@@ -79,9 +95,36 @@ class UserResponse(BaseModel):
 
 
 class ApiKeyCreate(StrictModel):
-    name: str = Field(min_length=1, max_length=128, examples=["billing-service"])
-    roles: list[Role] = Field(default=["writer"], min_length=1)
-    expires_at: datetime | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128), Storable] = Field(
+        examples=["billing-service"]
+    )
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="What the key may do. Default: records:write and applications:read.",
+        examples=[["records:write", "applications:read"]],
+    )
+    roles: list[Role] | None = Field(
+        default=None,
+        min_length=1,
+        description="Deprecated: the scopes of these roles. Give scopes or roles, not both.",
+        json_schema_extra={"deprecated": True},
+    )
+    applications: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Bind the key to these applications (ids or keys): its records must name "
+        "one of them, and it reads only theirs. A bound key may not hold admin, "
+        "applications:write or log:read.",
+        examples=[["billing"]],
+    )
+    expires_at: UtcDatetime | None = None
+
+
+class ApplicationRef(BaseModel):
+    id: str
+    key: str
 
 
 class ApiKeyResponse(BaseModel):
@@ -90,13 +133,52 @@ class ApiKeyResponse(BaseModel):
     id: str
     name: str
     prefix: str = Field(description="The key's first characters, to tell keys apart.")
-    roles: list[str]
+    scopes: list[str]
+    applications: list[ApplicationRef] | None = Field(
+        description="The applications the key is bound to; null: not bound."
+    )
     created_by: str | None
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    previous_valid_until: datetime | None = Field(
+        description="After a rotation: until when the secret from before it still works."
+    )
 
 
 class ApiKeyCreated(ApiKeyResponse):
     key: str = Field(description="The secret key. Shown only in this response; store it now.")
+
+
+MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600
+
+
+class ApiKeyRotate(StrictModel):
+    grace_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_ROTATION_GRACE_SECONDS,
+        description="How long the old secret still works: 0 stops it at once. Default: "
+        "AUDITTRAIL_API_KEY_ROTATION_GRACE_SECONDS (24 hours unless configured).",
+    )
+
+
+class PasswordChange(StrictModel):
+    current_password: AnyPassword
+    new_password: NewPassword
+
+
+class SessionResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime | None = Field(description="Noted at most once a minute.")
+    expires_at: datetime = Field(
+        description="When it ends at the latest; it ends earlier if unused for "
+        "AUDITTRAIL_SESSION_IDLE_SECONDS."
+    )
+    ip_address: str | None
+    user_agent: str | None
+    current: bool = Field(description="Whether this request was made with it.")

@@ -63,8 +63,12 @@ class AuthSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Noted at most once a minute: idle sessions end (settings.session_idle_seconds).
+    last_seen_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
 
 
 class ApiKey(Base):
@@ -75,8 +79,15 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    roles: Mapped[list[str]] = mapped_column(JSONType)
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    # The ids of the applications the key is bound to; NULL: not bound.
+    application_ids: Mapped[list[str] | None] = mapped_column(JSONType)
     created_by: Mapped[str | None] = mapped_column(String(320))
+    # The user who created it: disabling them revokes it. NULL for the bootstrap key.
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # After a rotation, the old secret's hash, valid until previous_valid_until (grace period).
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_valid_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

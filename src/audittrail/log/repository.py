@@ -25,6 +25,7 @@ class InclusionInputs:
     """What a record's inclusion proof is made of."""
 
     seq: int
+    application_id: str | None
     head_size: int
     checkpoint_size: int | None
     """Of the checkpoint at the tree_size asked for, or of the latest one."""
@@ -47,7 +48,9 @@ async def inclusion_inputs(
     if not rows:
         return None
     row = rows[0]
-    return InclusionInputs(row.seq, row.head_size, row.checkpoint_size, row.note, store.found(rows))
+    return InclusionInputs(
+        row.seq, row.application_id, row.head_size, row.checkpoint_size, row.note, store.found(rows)
+    )
 
 
 def _inclusion_inputs() -> Select[Any]:
@@ -57,6 +60,7 @@ def _inclusion_inputs() -> Select[Any]:
     asked = (
         select(
             records.c.seq,
+            records.c.application_id,
             head.c.size.label("head_size"),
             checkpoints.c.tree_size.label("checkpoint_size"),
             checkpoints.c.note,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail.access import Visibility
 from audittrail.db.models import SignedCheckpoint
 from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from audittrail.integrity import tree
@@ -61,10 +62,16 @@ async def checkpoints(
 
 
 async def inclusion_proof(
-    session: AsyncSession, record_id: str, tree_size: int | None, *, retry_after: int
+    session: AsyncSession,
+    record_id: str,
+    tree_size: int | None,
+    visibility: Visibility,
+    *,
+    retry_after: int,
 ) -> InclusionProofResponse:
+    """The record's proof; 404 for a record beyond the reader's visibility, as on get."""
     found = await repo.inclusion_inputs(session, record_id, tree_size)
-    if found is None:
+    if found is None or not visibility.allows(found.application_id):
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
     seq, nodes = found.seq, found.nodes
     if tree_size is None:
@@ -132,8 +139,17 @@ async def entry_lines(session: AsyncSession, start: int, end: int) -> list[bytes
     return [record_leaf_bytes(row._asdict()) + b"\n" for row in rows]
 
 
+async def _check_grown_to(session: AsyncSession, address: tree.TileAddress) -> None:
+    """404 for a tile or bundle past the log's size, before its numbers reach SQL: a tile of a
+    high level, or of a huge index, needs node numbers past what a BIGINT holds."""
+    head = await log_head.read(session)
+    if tree.tile_tree_size(address) > head.size:
+        raise NotFound("The log has not grown to this tile yet.", code="TILE_NOT_FOUND")
+
+
 async def hash_tile(session: AsyncSession, address: tree.TileAddress) -> bytes:
     assert address.level is not None
+    await _check_grown_to(session, address)
     wanted = tree.tile_nodes(address.level, address.index, address.width)
     nodes = await store.nodes(session, wanted)
     if len(nodes) < len(wanted):
@@ -143,11 +159,9 @@ async def hash_tile(session: AsyncSession, address: tree.TileAddress) -> bytes:
 
 async def entry_bundle(session: AsyncSession, address: tree.TileAddress) -> bytes:
     """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length and its bytes."""
+    await _check_grown_to(session, address)
     width = address.width or tree.TILE_WIDTH
     start = address.index * tree.TILE_WIDTH
-    head = await log_head.read(session)
-    if start + width > head.size:
-        raise NotFound("The log has not grown to this tile yet.", code="TILE_NOT_FOUND")
     bundle = bytearray()
     for line in await entry_lines(session, start, start + width):
         entry = line[:-1]

@@ -11,6 +11,7 @@ from audittrail.errors import (
     AppError,
     BadRequest,
     FieldProblem,
+    Forbidden,
     PayloadTooLarge,
     Unprocessable,
     validation_problems,
@@ -32,7 +33,8 @@ def parse(body: bytes, content_type: str) -> list[Any]:
         items = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
-                items.append(json_value(line, f"line {number} of the NDJSON body"))
+                where = f"line {number} of the NDJSON body"
+                items.append(json_value(line, where, f"body[{len(items)}]"))
     else:
         items = json_value(body, "The request body")
         if not isinstance(items, list):
@@ -54,6 +56,7 @@ async def prepare_all(
     records: list[NewRecord] = []
     claims: list[Claim | None] = []
     problems: list[FieldProblem] = []
+    refused: list[FieldProblem] = []
     for index, raw in enumerate(items):
         where = f"body[{index}]"
         try:
@@ -63,6 +66,9 @@ async def prepare_all(
             limits.check_text("idempotency_key", item.idempotency_key)
         except ValidationError as error:
             problems += _relocated(validation_problems(error.errors()), where)
+            continue
+        except Forbidden as error:
+            refused.append(FieldProblem(where, error.error_code, error.message))
             continue
         except AppError as error:
             problems += _relocated(error.details, where) or [
@@ -74,6 +80,13 @@ async def prepare_all(
             idempotency.claim(
                 item.idempotency_key, new, item, principal, f"{where}.idempotency_key"
             )
+        )
+    if refused:
+        raise Forbidden(
+            f"{len(refused)} of {len(items)} records name applications this API key is not "
+            "bound to; nothing was stored.",
+            code=refused[0].code,
+            details=refused,
         )
     if problems:
         indexes = sorted({problem.field.split("]")[0] + "]" for problem in problems})

@@ -26,10 +26,10 @@ from audittrail.records.registry import K, Registry, V
 class Intake:
     """One request's checks, with the registry version all of it holds at."""
 
-    def __init__(self, registry: Registry, presented: Credentials, *roles: str) -> None:
+    def __init__(self, registry: Registry, presented: Credentials, scope: str) -> None:
         self.registry = registry
         self.presented = presented
-        self.roles = roles
+        self.scope = scope
         self.fresh = False
         self.used_kept = False  # whether anything came from the registry's copy
         self.version: int | None = None
@@ -49,7 +49,7 @@ class Intake:
         await self.authenticate()
 
     async def authenticate(self) -> Authenticated:
-        """Who is calling, if they hold one of the roles; 401 or 403 only after a fresh look."""
+        """Who is calling, if they hold the scope; 401 or 403 only after a fresh look."""
         try:
             return await self._authenticate()
         except (Unauthenticated, Forbidden):
@@ -79,7 +79,7 @@ class Intake:
             if authenticated.api_key_needs_touch and digest in self.registry.grants:
                 # The request notes the use; those in the next minute need not.
                 self.registry.grants[digest] = replace(grant, last_used_at=now)
-        authorize(authenticated.principal, *self.roles)
+        authorize(authenticated.principal, self.scope)
         self.authenticated = authenticated
         return authenticated
 

@@ -26,10 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from audittrail.access import Visibility
 from audittrail.applications.service import ParamType, format_datetime
 from audittrail.db.models import ParamDefinition, Record
 from audittrail.errors import FieldProblem, Unprocessable
 from audittrail.records.schemas import SEVERITY_RANK, Severity
+from audittrail.schemas import text_problem
 
 
 class SortField(StrEnum):
@@ -126,6 +128,10 @@ def _param_filter(index: int, item: Any, shape: str) -> ParamFilter:
     key, operator, value = item["key"], item["operator"], item.get("value")
     if not isinstance(key, str) or not 1 <= len(key) <= 64 or '"' in key or "\\" in key:
         raise invalid("param_filters", f"{where}: key must be a string of 1 to 64 characters.")
+    for name, text in [("key", key), *_texts("value", value)]:
+        problem = text_problem(text)
+        if problem is not None:
+            raise invalid("param_filters", f"{where}: {name} {problem}", "UNSUPPORTED_VALUE")
     if operator not in Operator.__members__.values():
         allowed = ", ".join(op.value for op in Operator)
         raise invalid("param_filters", f"{where}: unknown operator {operator!r}; use {allowed}.")
@@ -139,6 +145,16 @@ def _param_filter(index: int, item: Any, shape: str) -> ParamFilter:
     ):
         raise invalid("param_filters", f"{where}: {operator.value!r} takes a scalar value.")
     return ParamFilter(key, operator, value)
+
+
+def _texts(name: str, value: Any) -> list[tuple[str, str]]:
+    """The strings of a filter's value (a scalar, or the items of 'in'), by name: what reaches
+    SQL, where PostgreSQL refuses a NUL and no driver encodes a lone surrogate."""
+    if isinstance(value, str):
+        return [(name, value)]
+    if isinstance(value, list):
+        return [(f"{name}[{i}]", item) for i, item in enumerate(value) if isinstance(item, str)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -162,7 +178,7 @@ class Cursor:
             sort_by, sort_dir, value, seq = json.loads(raw)
             sort_field = SortField(sort_by)
             return cls(sort_field, SortDir(sort_dir), _sort_value(sort_field, value), _seq(seq))
-        except (ValueError, TypeError, RecursionError):
+        except (ValueError, TypeError, OverflowError, RecursionError):
             raise invalid(
                 "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
             ) from None
@@ -177,13 +193,15 @@ def _sort_value(sort_by: SortField, value: Any) -> Any:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError("a time without a UTC offset")
-        return moment
+        return moment.astimezone(UTC)  # OverflowError past the years 1..9999 in UTC
     if sort_by is SortField.SEVERITY:
         if type(value) is not int or value not in SEVERITY_RANK.values():
             raise ValueError("not a severity rank")
         return value
     if not isinstance(value, str):
         raise TypeError("not text")
+    if text_problem(value) is not None:
+        raise ValueError("not text a record can hold")
     return value
 
 
@@ -195,6 +213,8 @@ def _seq(seq: Any) -> int:
 
 @dataclass
 class RecordQuery:
+    visibility: Visibility
+    """Whose records the reader may see: no query without it (access.Visibility)."""
     search: str | None = None
     event_types: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
@@ -255,6 +275,9 @@ def conditions(
 ) -> list[ColumnElement[bool]]:
     """Every WHERE condition but the cursor's; `types`: registered types of the filtered params."""
     where: list[ColumnElement[bool]] = []
+    visible = query.visibility.application_ids
+    if visible is not None:
+        where.append(Record.application_id.in_(sorted(visible)))
     for column, values in (
         (Record.event_type, query.event_types),
         (Record.category, query.categories),

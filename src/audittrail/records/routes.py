@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from audittrail.access import Reader
+from audittrail.access import RecordsReader
 from audittrail.applications.service import ApplicationSummary
 from audittrail.db.models import Application
 from audittrail.deps import ReadSession
@@ -16,6 +16,7 @@ from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service
 from audittrail.records.schemas import RecordPage, RecordResponse, Severity
+from audittrail.schemas import UtcDatetime
 
 router = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
@@ -68,6 +69,7 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 
 
 def record_query(
+    principal: RecordsReader,
     search: Annotated[str | None, Query(max_length=256, description="Free text.")] = None,
     event_types: Annotated[str | None, Query(description="Comma-separated.")] = None,
     categories: Annotated[str | None, Query(description="Comma-separated.")] = None,
@@ -75,8 +77,8 @@ def record_query(
     severities: Annotated[str | None, Query(description="Comma-separated.")] = None,
     entity_type: Annotated[str | None, Query(description="Exact.")] = None,
     entity_id: Annotated[str | None, Query(description="Exact.")] = None,
-    date_from: Annotated[datetime | None, Query(description="created_at at or after.")] = None,
-    date_to: Annotated[datetime | None, Query(description="created_at at or before.")] = None,
+    date_from: Annotated[UtcDatetime | None, Query(description="created_at at or after.")] = None,
+    date_to: Annotated[UtcDatetime | None, Query(description="created_at at or before.")] = None,
     application_id: Annotated[str | None, Query()] = None,
     application_key: Annotated[str | None, Query()] = None,
     registered_params_only: Annotated[
@@ -99,6 +101,7 @@ def record_query(
     ] = None,
 ) -> q.RecordQuery:
     return q.RecordQuery(
+        visibility=principal.visibility,
         search=search or None,
         event_types=q.split_list("event_types", event_types),
         categories=q.split_list("categories", categories),
@@ -125,7 +128,6 @@ def record_query(
     description="Filters combine with AND; comma-separated lists match any of their values.",
 )
 async def list_records(
-    _: Reader,
     query: Annotated[q.RecordQuery, Depends(record_query)],
     pages: Pages,
     session: ReadSession,
@@ -143,5 +145,7 @@ async def list_records(
 
 
 @router.get("/{record_uuid}", response_model=RecordResponse, summary="Get an audit record")
-async def get_record(record_uuid: str, _: Reader, session: ReadSession) -> RecordResponse:
-    return to_response(await service.get(session, record_uuid))
+async def get_record(
+    record_uuid: str, principal: RecordsReader, session: ReadSession
+) -> RecordResponse:
+    return to_response(await service.get(session, record_uuid, principal.visibility))

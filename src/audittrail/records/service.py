@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.access import Principal
+from audittrail.access import Principal, Visibility
 from audittrail.applications import service as applications
 from audittrail.db.models import Application, ParamDefinition
-from audittrail.errors import AppError, FieldProblem, NotFound, Unprocessable
+from audittrail.errors import AppError, FieldProblem, Forbidden, NotFound, Unprocessable
 from audittrail.log.append import AppendedRecord, NewRecord
 from audittrail.records import limits
 from audittrail.records import query as q
@@ -51,6 +51,7 @@ async def prepare(
         limits.check_text(name, getattr(request, name))
     limits.check_json("params", request.params)
     limits.check_json("metadata", request.metadata)
+    await check_binding(lookup, principal, request.application_id, request.application_key)
     application = await resolve_application(lookup, request.application_id, request.application_key)
     params = request.params
     if application is not None:
@@ -64,7 +65,7 @@ async def prepare(
                 code="PARAM_VALIDATION_FAILED",
                 details=problems,
             )
-    return NewRecord(
+    new = NewRecord(
         event_type=request.event_type,
         summary=request.summary,
         source="manual",
@@ -78,6 +79,32 @@ async def prepare(
         metadata=request.metadata,
         ip_address=ip,
     )
+    limits.check_leaf_size(new)
+    return new
+
+
+async def check_binding(
+    lookup: ApplicationLookup,
+    principal: Principal,
+    application_id: str | None,
+    application_key: str | None,
+) -> None:
+    """403 unless a key bound to applications names one of them (by id, key or both): before
+    the application is resolved, so that a bound key learns nothing of others' applications."""
+    bound = principal.applications
+    if bound is None:
+        return
+    named: list[str | None] = []
+    if application_id is not None:
+        named.append(application_id)
+    if application_key is not None:
+        by_key = await lookup.by_key(application_key)
+        named.append(by_key.id if by_key else None)
+    if not named or any(application not in bound for application in named):
+        raise Forbidden(
+            "This API key is bound to applications: its records must name one of them.",
+            code="APPLICATION_NOT_ALLOWED",
+        )
 
 
 async def resolve_application(
@@ -150,11 +177,40 @@ async def ingest(
     )
 
 
-async def get(session: AsyncSession, record_id: str) -> AppendedRecord:
+MASK = "[masked]"
+
+
+async def get(session: AsyncSession, record_id: str, visibility: Visibility) -> AppendedRecord:
+    """The record, as this reader may see it; 404 for one beyond its visibility."""
     record = await repo.by_id(session, record_id)
-    if record is None:
+    if record is None or not visibility.allows(record.application_id):
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
-    return AppendedRecord.of(record)
+    return (await shown(session, [AppendedRecord.of(record)], visibility))[0]
+
+
+async def shown(
+    session: AsyncSession, records: list[AppendedRecord], visibility: Visibility
+) -> list[AppendedRecord]:
+    """The records with the values of sensitive params masked, unless the reader sees them.
+
+    Every read of records answers through this (the log's own entries excepted: they are the
+    hashed bytes, for holders of log:read).
+    """
+    if visibility.sees_sensitive:
+        return records
+    application_ids = {r.application_id for r in records if r.application_id}
+    sensitive = await applications.sensitive_keys(session, application_ids)
+    return [
+        _masked(record, sensitive[record.application_id])
+        if record.application_id in sensitive
+        else record
+        for record in records
+    ]
+
+
+def _masked(record: AppendedRecord, keys: set[str]) -> AppendedRecord:
+    params = {key: MASK if key in keys else value for key, value in record.params.items()}
+    return replace(record, params=params)
 
 
 @dataclass(frozen=True)
@@ -191,4 +247,5 @@ async def search(
     if query.registered_params_only:
         application_ids = {r.application_id for r in records if r.application_id}
         visible = await applications.registered_keys(session, application_ids)
-    return RecordList([AppendedRecord.of(r) for r in records], total, next_cursor, visible)
+    appended = await shown(session, [AppendedRecord.of(r) for r in records], query.visibility)
+    return RecordList(appended, total, next_cursor, visible)

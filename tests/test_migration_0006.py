@@ -1,0 +1,126 @@
+"""Migration 0006: API keys that carried roles carry those roles' scopes and know their
+creator, and back; the schema every migration leaves is the models' own, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from audittrail.db import migrate
+from audittrail.db.engine import Database
+from audittrail.db.models import Base
+from tests.conftest import new_postgres_database, skip_without_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    with new_postgres_database() as url:
+        if url is None:
+            skip_without_postgres()
+        yield url
+
+
+async def _execute(url: str, sql: str, values: dict[str, Any] | None = None) -> list[Any]:
+    database = Database.connect(url)
+    try:
+        async with database.writer.begin() as connection:
+            result = await connection.execute(text(sql), values or {})
+            return list(result.all()) if result.returns_rows else []
+    finally:
+        await database.dispose()
+
+
+def execute(url: str, sql: str, values: dict[str, Any] | None = None) -> list[Any]:
+    return asyncio.run(_execute(url, sql, values))
+
+
+def as_list(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_migrated_schema_is_the_models(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+
+    async def differences() -> list[Any]:
+        database = Database.connect(empty_database)
+        try:
+            async with database.writer.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"compare_type": True}),
+                        Base.metadata,
+                    )
+                )
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(differences()) == []
+
+
+def test_keys_with_roles_get_their_scopes_and_back(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0005")
+    execute(
+        empty_database,
+        "INSERT INTO users (id, email, password_hash, roles, is_active, created_at, updated_at) "
+        "VALUES ('u1', 'ops@example.com', 'x', '[\"admin\"]', true, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    for key_id, roles, created_by in (
+        ("k1", ["writer"], "ops@example.com"),
+        ("k2", ["reader"], "system"),
+        ("k3", ["admin"], "ops@example.com"),
+        ("k4", ["reader", "writer"], None),
+    ):
+        execute(
+            empty_database,
+            "INSERT INTO api_keys (id, name, prefix, key_hash, roles, created_by, created_at) "
+            "VALUES (:id, :id, 'atk_', :id, :roles, :by, CURRENT_TIMESTAMP)",
+            {"id": key_id, "roles": json.dumps(roles), "by": created_by},
+        )
+    migrate.upgrade(empty_database)
+    rows = execute(empty_database, "SELECT id, scopes, user_id FROM api_keys ORDER BY id")
+    assert [(row[0], sorted(as_list(row[1])), row[2]) for row in rows] == [
+        ("k1", ["applications:read", "records:write"], "u1"),
+        ("k2", ["applications:read", "records:read", "stats:read"], None),
+        (
+            "k3",
+            sorted(
+                [
+                    "records:write",
+                    "records:read",
+                    "stats:read",
+                    "export",
+                    "applications:read",
+                    "applications:write",
+                    "log:read",
+                    "admin",
+                ]
+            ),
+            "u1",
+        ),
+        (
+            "k4",
+            ["applications:read", "records:read", "records:write", "stats:read"],
+            None,
+        ),
+    ]
+    command.downgrade(migrate.alembic_config(empty_database), "0005")
+    rows = execute(empty_database, "SELECT id, roles FROM api_keys ORDER BY id")
+    assert [(row[0], as_list(row[1])) for row in rows] == [
+        ("k1", ["writer"]),
+        ("k2", ["reader"]),
+        ("k3", ["admin"]),
+        ("k4", ["writer"]),
+    ]
