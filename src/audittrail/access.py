@@ -223,9 +223,9 @@ async def current_principal(
     """The caller, looked up on the request's read session: a route that reads shares it (one
     session, not two, per request). Other methods give its connection back at once: held while
     they wait for a write connection, a burst of writes could take every one in the pool."""
-    check_origin(request, presented)
     authenticator = authenticator_of(request)
     authenticated = await authenticator.authenticate(session, presented)
+    check_origin(request, presented)
     if request.method not in ("GET", "HEAD"):
         await session.close()
     await throttle.admit(request, authenticated.principal)
@@ -243,9 +243,10 @@ def check_origin(request: Request, presented: Credentials) -> None:
     A browser sends the cookie with a form or fetch from any site (SameSite=Lax stops only some
     of them), but it also says where the request comes from: Sec-Fetch-Site, else Origin.
     Neither is a request with no say, refused too: a client that is no browser has a key or a
-    token to send instead. Called before authenticating, so a forged request does nothing, not
-    even keep the session from going idle. Bearer and API-key calls are not checked: no browser
-    sends those by itself.
+    token to send instead. Called right after authenticating (bad credentials are the same 401
+    as ever) and before the use is noted, so a forged request does nothing, not even keep the
+    session from going idle. Bearer and API-key calls are not checked: no browser sends those
+    by itself.
     """
     if request.method in SAFE_METHODS or not presented.uses_session_cookie():
         return

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
-from audittrail import logs, runtime
+from audittrail import logs, runtime, throttle
 from audittrail.applications.routes import router as applications_router
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
 from audittrail.config import Settings
 from audittrail.db import migrate
 from audittrail.db.engine import Database
-from audittrail.guards import BodySizeLimit, NoNulInUrl
+from audittrail.deps import json_bodies
+from audittrail.guards import BodySizeLimit, NoNulInUrl, SecurityHeaders, content_security_policy
+from audittrail.handlers import UnexpectedErrors
 from audittrail.handlers import install as install_error_handlers
 from audittrail.log import checkpointer
 from audittrail.log.routes import router as log_router
@@ -44,6 +55,10 @@ Errors are always `{"error": {"code": "UPPER_SNAKE", "message": "...", "details"
 """
 
 
+# Every FastAPI route that takes a body reads it as JSON only (deps.json_bodies).
+JSON_BODIES = Depends(json_bodies)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     logs.configure(json_lines=settings.env == "production")
@@ -65,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.authenticator = auth_service.Authenticator(settings, database)
         app.state.registry = registry
         app.state.writer = writer
+        app.state.rate_limits = rate_limits = throttle.RateLimits.start(settings)
         bootstrapped = await auth_service.bootstrap(database, settings)
         if bootstrapped is not None:
             _announce(bootstrapped)
@@ -83,18 +99,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await checkpoints
             await checkpointer.checkpoint_head(database, signer)  # cover the last records
             await database.dispose()
+            rate_limits.close()
 
     app = FastAPI(
         title="audittrail",
-        version="0.1.0",
+        version="0.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # _serve_docs: from the package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(ingest.IngestRoutes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(NoNulInUrl)
+    # Outermost last: a bug anywhere inside is one log line with the request id, and every
+    # response (the guards' own errors and that 500 too) carries the id and the security headers.
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(SecurityHeaders)
     # Records first: routes are matched in order, and records are what is read most.
     for router in (
         records_router,
@@ -105,8 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_router,
         metrics_router,
     ):
-        app.include_router(router, responses=ERROR_RESPONSES)
+        app.include_router(router, responses=ERROR_RESPONSES, dependencies=[JSON_BODIES])
     _document_ingest(app)
+    _serve_docs(app)
     return app
 
 
@@ -128,6 +153,45 @@ def _document_ingest(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# swagger-ui-dist 5.35.0 (npm), its bundle, stylesheet, icon and licences.
+SWAGGER_ASSETS = Path(__file__).parent / "static" / "swagger"
+SWAGGER_PATH = "/static/swagger"
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+class _Assets(StaticFiles):
+    """Versioned with the package: a browser may keep them a day."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        return response
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the package's own copy, under a policy that admits its one
+    inline script (the page FastAPI writes) by hash, and no other."""
+    app.mount(SWAGGER_PATH, _Assets(directory=SWAGGER_ASSETS), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{SWAGGER_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{SWAGGER_PATH}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # else it asks validator.swagger.io
+        )
+        hashes = [
+            "sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode()
+            for script in _INLINE_SCRIPT.findall(bytes(page.body))
+        ]
+        page.headers["Content-Security-Policy"] = content_security_policy(hashes)
+        return page
 
 
 def _announce(bootstrapped: auth_service.Bootstrapped) -> None:

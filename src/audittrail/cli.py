@@ -57,7 +57,10 @@ def verify(
     url: Annotated[str | None, typer.Option(help="Verify a running server at this URL.")] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="AUDITTRAIL_API_KEY", help="A reader's API key, with --url."),
+        typer.Option(
+            envvar="AUDITTRAIL_API_KEY",
+            help="An API key with the log:read scope (an auditor's), with --url.",
+        ),
     ] = None,
     entries: Annotated[
         Path | None,

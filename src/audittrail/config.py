@@ -8,7 +8,9 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -42,6 +44,26 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path("./audittrail.secret")
     access_token_lifetime_seconds: int = Field(default=3600, ge=60)
     session_lifetime_seconds: int = Field(default=8 * 3600, ge=60)
+    session_idle_seconds: int = Field(
+        default=30 * 60, ge=60, description="A session unused this long ends (cookie and token)."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="The session cookie's Secure flag. auto: when the request came over https "
+        "(X-Forwarded-Proto, from a trusted proxy); never: plain-HTTP development only.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) besides the app's own whose pages may make "
+        "cookie-authenticated changes (CSRF check, access.py).",
+    )
+    api_key_rotation_grace_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=30 * 24 * 3600,
+        description="How long a rotated API key's old secret still works, unless the rotation "
+        "says otherwise.",
+    )
 
     log_origin: str = Field(
         default="localhost/audittrail",
@@ -72,6 +94,45 @@ class Settings(BaseSettings):
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Rate limits (throttle.py, auth/lockout.py), in the `limits` library's notation:
+    # "600/minute", "5 per 15 minutes".
+    rate_limit_enabled: bool = Field(
+        default=True, description="Every limit below: per credential, and on failed logins."
+    )
+    rate_limit: str = Field(
+        default="600/minute", description="Reads (GET, HEAD, OPTIONS) per credential."
+    )
+    rate_limit_writes: str = Field(default="100/second", description="Writes per credential.")
+    rate_limit_admin_writes: bool = Field(
+        default=False, description="Whether writes by admins count against rate_limit_writes."
+    )
+    login_failures_per_account: str = Field(
+        default="5 per 15 minutes",
+        description="Failed logins per typed email before its logins are refused (429).",
+    )
+    login_failures_per_address: str = Field(
+        default="20 per 15 minutes",
+        description="Failed logins per client address before its logins are refused (429).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: counts shared by every process; else each process "
+        "counts in its own memory.",
+    )
+    redis_key_prefix: str = Field(default="audittrail", min_length=1)
+
+    @field_validator(
+        "rate_limit",
+        "rate_limit_writes",
+        "login_failures_per_account",
+        "login_failures_per_address",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        if limits.parse(value).amount < 1:  # parse's ValueError names what it could not read
+            raise ValueError("must allow at least one")
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -86,6 +147,24 @@ class Settings(BaseSettings):
             ipaddress.ip_network(entry, strict=False)
         return value
 
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        origins = []
+        for entry in value:
+            origin = normal_origin(entry)
+            if origin is None:
+                raise ValueError(f"{entry!r} is not an origin (scheme://host[:port])")
+            origins.append(origin)
+        return origins
+
     @field_validator("bootstrap_api_key")
     @classmethod
     def _check_bootstrap_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -99,6 +178,8 @@ class Settings(BaseSettings):
             raise ValueError("production needs a PostgreSQL AUDITTRAIL_DATABASE_URL")
         if self.env == "production" and self.secret_key is None:
             raise ValueError("production needs AUDITTRAIL_SECRET_KEY")
+        if self.env == "production" and self.cookie_secure == "never":
+            raise ValueError("AUDITTRAIL_COOKIE_SECURE=never is for plain-HTTP development only")
         return self
 
     @property
@@ -114,6 +195,28 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         return _read_or_create_secret(self.secret_key_file)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_origin(text: str) -> str | None:
+    """An origin as browsers send it (lower case, no default port), or None if it is none."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _read_or_create_secret(path: Path) -> str:

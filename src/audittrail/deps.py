@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.config import Settings
 from audittrail.db.engine import Database
+from audittrail.errors import UnsupportedMediaType
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,6 +47,40 @@ async def client_ip(request: Request) -> str | None:
         if not _is_trusted(hop, networks):
             return hop if _is_address(hop) else peer
     return hops[0] if hops and _is_address(hops[0]) else peer
+
+
+JSON = "application/json"
+
+
+def check_media_type(request: Request, body: bytes, *accepted: str) -> None:
+    """415 UNSUPPORTED_MEDIA_TYPE for a body not declared as one of the accepted types. A body is
+    read only as what it says it is: a form or text/plain is what any site's page may send
+    without asking the browser's leave (CORS), with the session cookie."""
+    if not body:
+        return
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared not in accepted:
+        raise UnsupportedMediaType(f"The request body must be {' or '.join(accepted)}.")
+
+
+async def json_bodies(request: Request) -> None:
+    """The body of a FastAPI route that takes one is JSON only (app.py puts this on every
+    router). FastAPI has read the body already; its route says whether it takes one."""
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is not None:
+        check_media_type(request, await request.body(), JSON)
+
+
+def request_scheme(request: Request) -> str:
+    """http or https as the client used it: X-Forwarded-Proto's first (the client-facing) value
+    when the peer is a trusted proxy, else the connection's own scheme."""
+    peer = request.client.host if request.client else None
+    networks = get_settings(request).proxy_networks
+    if peer is not None and networks and _is_trusted(peer, networks):
+        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        if forwarded in ("http", "https"):
+            return forwarded
+    return request.url.scheme
 
 
 def _is_address(text: str) -> bool:

@@ -75,9 +75,24 @@ class PayloadTooLarge(AppError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unprocessable(AppError):
     status_code = 422
     code = "VALIDATION_ERROR"
+
+
+class TooManyRequests(AppError):
+    """A rate limit's refusal; Retry-After says when the window frees (throttle.py)."""
+
+    status_code = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
 class ServiceUnavailable(AppError):

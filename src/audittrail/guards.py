@@ -1,8 +1,10 @@
-"""ASGI guards in front of every route: request size, and characters no database can take."""
+"""ASGI guards in front of every route: request size, characters no database can take, and the
+security headers of every response."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +58,47 @@ class NoNulInUrl:
                 await _send_error(send, error)
                 return
         await self.app(scope, receive, send)
+
+
+def content_security_policy(script_hashes: Sequence[str] = ()) -> str:
+    """Only this origin's own files, for the API and the server-rendered pages to come; never
+    framed. ``script_hashes``: the sha256 sources of a page's inline scripts (/docs)."""
+    scripts = " ".join(["'self'", *(f"'{digest}'" for digest in script_hashes)])
+    return (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src {scripts}; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+
+class SecurityHeaders:
+    """The security headers on every response, errors included; Cache-Control: no-store unless
+    the route chose its own (the immutable tiles). A header the route set wins (/docs has its own
+    policy). Pure ASGI: the intake path pays a list copy, not a request wrapper."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.defaults = [
+            (b"content-security-policy", content_security_policy().encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"cache-control", b"no-store"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in self.defaults if header[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 async def _send_error(send: Send, error: AppError) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audittrail.errors import AppError, ServiceUnavailable, request_validation_error
 
@@ -71,9 +75,76 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return _internal_error(request.scope, exc)
+
+
+def _internal_error(scope: Scope, exc: Exception) -> JSONResponse:
+    """A bug: one log line (logs.py adds the request id), the 500 envelope to the client."""
+    log.error(
+        "unhandled error",
+        method=scope.get("method"),
+        path=scope.get("path"),
+        error=f"{type(exc).__name__}: {_first_line(exc)}",
+        **_where(exc),
+    )
     body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error."}}
     return JSONResponse(body, status_code=500)
+
+
+def _first_line(exc: Exception, limit: int = 500) -> str:
+    """The message's first line: a driver error's next lines hold the SQL and its parameters."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
+_PACKAGE = Path(__file__).parent
+
+
+def _where(exc: Exception) -> dict[str, str]:
+    """The innermost frame, and the innermost of this package where that is another's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return {}
+    where = {"at": _frame(frames[-1])}
+    ours = [frame for frame in frames if Path(frame.filename).is_relative_to(_PACKAGE)]
+    if ours and ours[-1] is not frames[-1]:
+        where["from"] = _frame(ours[-1])
+    return where
+
+
+def _frame(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+class UnexpectedErrors:
+    """ASGI: an exception nothing handled becomes one log line and the 500 envelope, here.
+
+    Starlette's ServerErrorMiddleware would answer too, but outside every middleware (so without
+    the request id and the security headers), and then re-raise for the server to print the
+    traceback: a page of log a request. Once the response has started there is no answering;
+    the server closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_start)
+        except Exception as exc:
+            response = _internal_error(scope, exc)
+            if not started:
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -83,4 +154,4 @@ def install(app: FastAPI) -> None:
     for unavailable in (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Any other exception: UnexpectedErrors, a middleware (app.py).

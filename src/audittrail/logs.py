@@ -11,6 +11,17 @@ import logging
 import sys
 
 import structlog
+from asgi_correlation_id import correlation_id
+
+
+def _request_id(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The id of the request being served (X-Request-ID, app.py), on every line it logs."""
+    request_id = correlation_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
 
 
 def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
@@ -23,6 +34,7 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
     )
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -14,13 +14,30 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from audittrail.access import ROLE_SCOPES, SCOPES
 from audittrail.config import Settings
 from tests.auth.conftest import quick_password_hashes  # noqa: F401  (an autouse fixture)
 from tests.conftest import make_client
 from tests.helpers import APPLICATIONS, RECORDS
 
 PASSWORD = "matrix-Passphrase-4711-unguessable"
+# What each role and scope is meant to allow, written out here rather than read from the code,
+# so that a change to access.ROLE_SCOPES shows in the matrix as the change it is.
+SCOPES = [
+    "records:write",
+    "records:read",
+    "stats:read",
+    "export",
+    "applications:read",
+    "applications:write",
+    "log:read",
+    "admin",
+]
+ROLE_SCOPES = {
+    "admin": frozenset(SCOPES),
+    "writer": frozenset({"records:write", "applications:read"}),
+    "reader": frozenset({"records:read", "stats:read", "applications:read"}),
+    "auditor": frozenset({"records:read", "stats:read", "export", "log:read"}),
+}
 # Scopes a bound key may hold (access.UNBINDABLE_SCOPES are refused on bound keys).
 BOUND_SCOPES = ["records:write", "records:read", "stats:read", "export", "applications:read"]
 
@@ -55,7 +72,8 @@ class World:
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def unique(self, prefix: str) -> str:
-        return f"{prefix}-{next(self.counter)}"
+        """A fresh name (letters, digits and _: fit for application and param keys too)."""
+        return f"{prefix}_{next(self.counter)}"
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.admin.post(path, json=body)
@@ -67,7 +85,7 @@ class World:
         return (await self.post(APPLICATIONS, {"key": self.unique("app"), "name": "App"}))["key"]
 
     async def new_param(self) -> str:
-        key = self.unique("param").replace("-", "_")
+        key = self.unique("param")
         await self.post(
             f"{APPLICATIONS}/billing/params", {"key": key, "label": key, "type": "string"}
         )

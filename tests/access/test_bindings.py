@@ -220,8 +220,29 @@ async def test_a_bound_key_sees_only_its_applications(
                 ],
             },
         ),
+        (
+            {"applications": ["bill\u0000ing"]},
+            422,
+            {
+                "code": "VALIDATION_ERROR",
+                "message": "Invalid request: body.applications.0.",
+                "details": [
+                    {
+                        "field": "body.applications.0",
+                        "code": "UNSUPPORTED_VALUE",
+                        "message": "contains a NUL character.",
+                    }
+                ],
+            },
+        ),
     ],
-    ids=["admin scope", "log and applications:write", "unknown application", "scopes and roles"],
+    ids=[
+        "admin scope",
+        "log and applications:write",
+        "unknown application",
+        "scopes and roles",
+        "a NUL",
+    ],
 )
 async def test_keys_that_cannot_be_made_are_refused(
     client: httpx.AsyncClient,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,9 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from audittrail import clock
+from audittrail.app import create_app
 from audittrail.auth import credentials
+from audittrail.config import Settings
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT_ADDRESS, make_client
 
 LOGIN = "/api/auth/login"
@@ -27,7 +30,9 @@ UNAUTHENTICATED = {
     "error": {"code": "UNAUTHENTICATED", "message": "Missing, invalid or expired credentials."}
 }
 LOGIN_FAILED = {"error": {"code": "UNAUTHENTICATED", "message": "Email or password is wrong."}}
-ADMIN_ONLY = {"error": {"code": "FORBIDDEN", "message": "This needs one of the roles: admin."}}
+ADMIN_ONLY = {"error": {"code": "FORBIDDEN", "message": "This needs the scope admin."}}
+# What a browser says of a request from the app's own pages (access.check_origin).
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 def assert_unauthenticated(
@@ -79,7 +84,8 @@ class Login:
 
     @property
     def cookie_header(self) -> dict[str, str]:
-        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}"}
+        """The cookie, sent as a browser sends it from the app's own pages."""
+        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}", **SAME_ORIGIN}
 
 
 LogIn = Callable[..., Awaitable[Login]]
@@ -126,6 +132,23 @@ def create_key(client: httpx.AsyncClient) -> CreateKey:
         return key
 
     return create_key
+
+
+AppWith = Callable[..., AbstractAsyncContextManager[FastAPI]]
+
+
+@pytest.fixture
+def app_with(settings: Settings) -> AppWith:
+    """Another app on the test's database, with some settings changed, started and stopped."""
+
+    @asynccontextmanager
+    async def app_with(**changed: Any) -> AsyncIterator[FastAPI]:
+        fields = {name: getattr(settings, name) for name in type(settings).model_fields}
+        other = create_app(Settings(**{**fields, **changed}))
+        async with other.router.lifespan_context(other):
+            yield other
+
+    return app_with
 
 
 @pytest.fixture

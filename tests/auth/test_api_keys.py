@@ -17,12 +17,14 @@ KEY_FIELDS = [
     "id",
     "name",
     "prefix",
-    "roles",
+    "scopes",
+    "applications",
     "created_by",
     "created_at",
     "expires_at",
     "revoked_at",
     "last_used_at",
+    "previous_valid_until",
 ]
 
 
@@ -47,7 +49,8 @@ async def test_a_created_key_is_shown_once_and_works(
     created = response.json()
     assert list(created) == [*KEY_FIELDS, "key"]
     assert created["name"] == "billing-service"
-    assert created["roles"] == ["writer"]
+    assert created["scopes"] == ["records:write", "applications:read"]
+    assert created["applications"] is None
     assert created["created_by"] == "api_key:bootstrap"
     assert before <= parse_time(created["created_at"]) <= datetime.now(UTC)
     assert created["expires_at"] is None

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from audittrail.access import SCOPES
 from audittrail.app import create_app
 from audittrail.config import Settings
 from tests.auth.conftest import API_KEYS, LOGIN, ME, USERS, security_records
@@ -51,12 +52,13 @@ async def test_the_environment_bootstraps_that_admin_and_that_key_once(
         login = await client.post(LOGIN, json={"email": EMAIL, "password": PASSWORD})
         assert login.status_code == 200, login.text
         me = (await client.get(ME, headers={"Authorization": f"Bearer {KEY}"})).json()
-        assert (me["name"], me["roles"]) == ("bootstrap", ["admin"])
+        assert (me["name"], me["roles"], "admin" in me["scopes"]) == ("bootstrap", [], True)
         admin = {"X-API-Key": KEY}
         [user] = (await client.get(USERS, headers=admin)).json()["users"]
         assert (user["email"], user["roles"], user["is_active"]) == (EMAIL.lower(), ["admin"], True)
         [key] = (await client.get(API_KEYS, headers=admin)).json()["api_keys"]
-        assert (key["prefix"], key["created_by"], key["roles"]) == (KEY[:12], "system", ["admin"])
+        assert (key["prefix"], key["created_by"]) == (KEY[:12], "system")
+        assert key["scopes"] == list(SCOPES)
         client.headers["X-API-Key"] = KEY
         records = await security_records(client, event_types="user.created,api_key.created")
         assert [(r["event_type"], r["actor"], r["entity_id"]) for r in records] == [

@@ -52,5 +52,5 @@ async def test_a_change_between_check_and_write_signs_nobody_in(
 
     assert started is None
     [failed] = await _failed_logins(client)
-    assert failed["params"] == {"reason": reason}
+    assert failed["params"] == {"reason": reason, "email": EMAIL}
     assert failed["entity_id"] == user["id"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from audittrail.access import SCOPES
 from tests.auth.conftest import (
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,
     ME,
+    SAME_ORIGIN,
     SESSION_COOKIE,
     USERS,
     CreateUser,
@@ -132,7 +134,7 @@ async def test_logout_with_the_cookie_ends_cookie_and_token(
     assert (await anonymous.get(ME, headers=token_headers)).status_code == 200
     cookie = anonymous.cookies[SESSION_COOKIE]
 
-    response = await anonymous.post(LOGOUT)
+    response = await anonymous.post(LOGOUT, headers=SAME_ORIGIN)
     assert response.status_code == 204
     assert response.content == b""
     cleared = cookie_attributes(response)
@@ -194,6 +196,8 @@ async def test_me_for_a_user(
             "name": "writer@example.com",
             "actor": "writer@example.com",
             "roles": ["reader", "writer"],
+            "scopes": ["applications:read", "records:read", "records:write", "stats:read"],
+            "applications": None,
         }
 
 
@@ -205,7 +209,9 @@ async def test_me_for_an_api_key(client: httpx.AsyncClient, anonymous: httpx.Asy
         "email": None,
         "name": "bootstrap",
         "actor": "api_key:bootstrap",
-        "roles": ["admin"],
+        "roles": [],
+        "scopes": sorted(SCOPES),
+        "applications": None,
     }
     assert (await client.get(ME)).json() == expected
     assert (await anonymous.get(ME, headers={"X-API-Key": ADMIN_KEY})).json() == expected

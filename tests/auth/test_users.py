@@ -40,7 +40,7 @@ async def test_create_lowercases_the_email_and_hides_the_password(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient
 ) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    password = "x" * 12  # the shortest allowed
+    password = "kx7 plum fog"  # the shortest allowed, and hard enough to guess
     response = await client.post(USERS, json={"email": "Alice@Example.COM", "password": password})
     assert response.status_code == 201, response.text
     user = response.json()

@@ -18,7 +18,7 @@ import contextlib
 import statistics
 import time
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -47,6 +47,15 @@ class WrongAfterAWhile(PasswordHasher):
     def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         time.sleep(CHECK_SECONDS)  # in the thread the check runs in, as argon2 would
         raise VerifyMismatchError
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    """Every attempt checked: throttling them (tests/throttle) would hide what is under test."""
+    return {
+        "login_failures_per_account": "10000/minute",
+        "login_failures_per_address": "10000/minute",
+    }
 
 
 @pytest.fixture(autouse=True)

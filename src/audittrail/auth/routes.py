@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.access import SESSION_COOKIE, Admin, CurrentPrincipal
-from audittrail.auth import service
+from audittrail.auth import lockout, service
 from audittrail.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyResponse,
+    ApiKeyRotate,
+    ApplicationRef,
     LoginRequest,
     MeResponse,
+    PasswordChange,
+    SessionResponse,
     TokenResponse,
     UserCreate,
     UserResponse,
     UserUpdate,
 )
-from audittrail.deps import ClientIP, DatabaseDep, ReadSession, SettingsDep, WriteSession
+from audittrail.config import Settings
+from audittrail.db.models import ApiKey
+from audittrail.deps import (
+    ClientIP,
+    DatabaseDep,
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+    request_scheme,
+)
 from audittrail.handlers import error_response
 from audittrail.log import system
 from audittrail.pagination import PageMeta, Pages
@@ -44,28 +60,49 @@ async def login(
     settings: SettingsDep,
     ip: ClientIP,
 ) -> TokenResponse | Response:
+    # Refused before the password is checked: a locked-out guesser costs no argon2.
+    login_throttle = await lockout.admit(request, body.email, ip)
     # The password is checked before any write: argon2 must never hold the log's lock.
     attempt = await service.check_password(checking, body.email, body.password.get_secret_value())
     await checking.close()
     result = None
     if attempt.failure is None:
         async with database.write_session() as session:
-            result = await service.login(session, settings, attempt, ip=ip)
+            result = await service.login(
+                session,
+                settings,
+                attempt,
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+                replacing=request.cookies.get(SESSION_COOKIE),
+            )
     else:
         queue: system.Queue = request.app.state.writer
+        # Counted first: a client that goes away while the record commits is counted all the same.
+        lockouts = await login_throttle.failed(attempt.user_id)
         await service.record_failed_login(queue, attempt, ip=ip)
+        await lockout.record(queue, lockouts)
     if result is None:
         return error_response(service.LoginFailed())  # the failure's record is committed
+    await login_throttle.succeeded()
     response.set_cookie(
         SESSION_COOKIE,
         result.session_token,
         max_age=settings.session_lifetime_seconds,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request, settings),
         path="/",
     )
     return TokenResponse(access_token=result.access_token, expires_in=result.expires_in)
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Whether the session cookie is sent over https only: as configured, or (auto) if the client
+    came over https, behind a trusted proxy as it told (deps.request_scheme)."""
+    if settings.cookie_secure == "auto":
+        return request_scheme(request) == "https"
+    return settings.cookie_secure == "always"
 
 
 @auth_router.post(
@@ -76,9 +113,100 @@ async def login(
 )
 async def logout(principal: CurrentPrincipal, session: WriteSession, ip: ClientIP) -> Response:
     await service.logout(session, principal, ip=ip)
+    return _signed_out()
+
+
+def _signed_out() -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
+
+
+class SessionPage(PageMeta):
+    sessions: list[SessionResponse]
+
+
+@auth_router.get(
+    "/sessions",
+    response_model=SessionPage,
+    summary="My sessions",
+    description="The caller's sessions that have not ended, newest first; `current` marks the "
+    "one this request used. For signed-in users: an API key gets 400 NO_SESSION.",
+)
+async def list_sessions(
+    principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep, pages: Pages
+) -> SessionPage:
+    found, total = await service.sessions_page(
+        session, settings, principal, offset=pages.offset, limit=pages.page_size
+    )
+    sessions = [
+        SessionResponse.model_validate(
+            {
+                **{name: getattr(row, name) for name in _SESSION_FIELDS},
+                "current": row.id == principal.session_id,
+            }
+        )
+        for row in found
+    ]
+    return SessionPage(sessions=sessions, **pages.meta(total))
+
+
+_SESSION_FIELDS = tuple(name for name in SessionResponse.model_fields if name != "current")
+
+
+@auth_router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End one of my sessions",
+    description="Ends it at once, cookie and access token; 404 for a session not the caller's. "
+    "Ending the current one signs out.",
+)
+async def end_session(
+    session_id: str,
+    principal: CurrentPrincipal,
+    session: WriteSession,
+    settings: SettingsDep,
+    ip: ClientIP,
+) -> Response:
+    await service.end_own_session(session, settings, principal, session_id, ip=ip)
+    if session_id == principal.session_id:
+        return _signed_out()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change my password",
+    description="Needs the current password (403 WRONG_PASSWORD if it is wrong); the new one "
+    "must pass the password policy (422 PASSWORD_TOO_WEAK). Every other session of the user "
+    "ends; this one stays.",
+)
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    principal: CurrentPrincipal,
+    checking: ReadSession,
+    database: DatabaseDep,
+    ip: ClientIP,
+) -> Response:
+    service.own_session(principal)
+    # Both argon2 steps before any write: they must never hold the log's lock.
+    attempt = await service.check_password(
+        checking, principal.name, body.current_password.get_secret_value()
+    )
+    await checking.close()
+    if attempt.failure is not None or attempt.user_id != principal.id:
+        queue: system.Queue = request.app.state.writer
+        await service.record_failed_password_change(queue, principal, ip=ip)
+        return error_response(service.WrongPassword())  # the failure's record is committed
+    new_hash = await service.password_hash(
+        body.new_password, email=principal.name, field="body.new_password"
+    )
+    assert new_hash is not None
+    async with database.write_session() as session:
+        await service.change_password(session, principal, attempt, new_hash, ip=ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @auth_router.get("/me", response_model=MeResponse, summary="Who am I")
@@ -90,6 +218,8 @@ async def me(principal: CurrentPrincipal) -> MeResponse:
         name=principal.name,
         actor=principal.actor,
         roles=list(principal.roles),
+        scopes=sorted(principal.scopes),
+        applications=None if principal.applications is None else sorted(principal.applications),
     )
 
 
@@ -101,7 +231,7 @@ class UserPage(PageMeta):
 async def create_user(
     body: UserCreate, principal: Admin, database: DatabaseDep, ip: ClientIP
 ) -> UserResponse:
-    password_hash = await service.password_hash(body.password)
+    password_hash = await service.password_hash(body.password, email=body.email)
     assert password_hash is not None
     async with database.write_session() as session:
         user = await service.create_user(session, body, password_hash, actor=principal.actor, ip=ip)
@@ -121,9 +251,18 @@ async def get_user(user_id: str, _: Admin, session: ReadSession) -> UserResponse
 
 @users_router.patch("/{user_id}", response_model=UserResponse)
 async def update_user(
-    user_id: str, body: UserUpdate, principal: Admin, database: DatabaseDep, ip: ClientIP
+    user_id: str,
+    body: UserUpdate,
+    principal: Admin,
+    checking: ReadSession,
+    database: DatabaseDep,
+    ip: ClientIP,
 ) -> UserResponse:
-    password_hash = await service.password_hash(body.password)
+    password_hash = None
+    if body.password is not None:  # checked against the user's email, hashed before the write
+        email = (await service.get_user(checking, user_id)).email
+        await checking.close()
+        password_hash = await service.password_hash(body.password, email=email)
     async with database.write_session() as session:
         user = await service.update_user(
             session, user_id, body, password_hash, actor=principal.actor, ip=ip
@@ -144,23 +283,38 @@ class ApiKeyPage(PageMeta):
 async def create_api_key(
     body: ApiKeyCreate, principal: Admin, session: WriteSession, ip: ClientIP
 ) -> ApiKeyCreated:
-    api_key, key = await service.create_api_key(session, body, actor=principal.actor, ip=ip)
-    return ApiKeyCreated.model_validate(
-        {**ApiKeyResponse.model_validate(api_key).model_dump(), "key": key}
-    )
+    api_key, key = await service.create_api_key(session, body, creator=principal, ip=ip)
+    response = await _key_responses(session, [api_key])
+    return ApiKeyCreated.model_validate({**response[0].model_dump(), "key": key})
+
+
+async def _key_responses(session: AsyncSession, keys: list[ApiKey]) -> list[ApiKeyResponse]:
+    refs = await service.application_refs(session, keys)
+    return [
+        ApiKeyResponse.model_validate(
+            {
+                **{name: getattr(api_key, name) for name in _KEY_FIELDS},
+                "applications": None
+                if api_key.application_ids is None
+                else [ApplicationRef(id=i, key=refs.get(i, "")) for i in api_key.application_ids],
+            }
+        )
+        for api_key in keys
+    ]
+
+
+_KEY_FIELDS = tuple(name for name in ApiKeyResponse.model_fields if name != "applications")
 
 
 @api_keys_router.get("", response_model=ApiKeyPage)
 async def list_api_keys(_: Admin, session: ReadSession, pages: Pages) -> ApiKeyPage:
     keys, total = await service.api_keys_page(session, offset=pages.offset, limit=pages.page_size)
-    return ApiKeyPage(
-        api_keys=[ApiKeyResponse.model_validate(k) for k in keys], **pages.meta(total)
-    )
+    return ApiKeyPage(api_keys=await _key_responses(session, keys), **pages.meta(total))
 
 
 @api_keys_router.get("/{key_id}", response_model=ApiKeyResponse)
 async def get_api_key(key_id: str, _: Admin, session: ReadSession) -> ApiKeyResponse:
-    return ApiKeyResponse.model_validate(await service.get_api_key(session, key_id))
+    return (await _key_responses(session, [await service.get_api_key(session, key_id)]))[0]
 
 
 @api_keys_router.delete(
@@ -172,4 +326,29 @@ async def revoke_api_key(
     key_id: str, principal: Admin, session: WriteSession, ip: ClientIP
 ) -> ApiKeyResponse:
     api_key = await service.revoke_api_key(session, key_id, actor=principal.actor, ip=ip)
-    return ApiKeyResponse.model_validate(api_key)
+    return (await _key_responses(session, [api_key]))[0]
+
+
+@api_keys_router.post(
+    "/{key_id}/rotate",
+    response_model=ApiKeyCreated,
+    description="Gives the key a new secret, in this response only. The old secret works for "
+    "`grace_seconds` more (default AUDITTRAIL_API_KEY_ROTATION_GRACE_SECONDS; 0: not at all), "
+    "until `previous_valid_until`; a secret from before an earlier rotation stops at once.",
+)
+async def rotate_api_key(
+    key_id: str,
+    principal: Admin,
+    session: WriteSession,
+    settings: SettingsDep,
+    ip: ClientIP,
+    body: ApiKeyRotate | None = None,
+) -> ApiKeyCreated:
+    grace_seconds = body.grace_seconds if body else None
+    if grace_seconds is None:
+        grace_seconds = settings.api_key_rotation_grace_seconds
+    api_key, key = await service.rotate_api_key(
+        session, key_id, timedelta(seconds=grace_seconds), actor=principal.actor, ip=ip
+    )
+    response = await _key_responses(session, [api_key])
+    return ApiKeyCreated.model_validate({**response[0].model_dump(), "key": key})

@@ -110,7 +110,9 @@ class ApiKeyCreate(StrictModel):
         description="Deprecated: the scopes of these roles. Give scopes or roles, not both.",
         json_schema_extra={"deprecated": True},
     )
-    applications: list[str] | None = Field(
+    applications: (
+        list[Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]] | None
+    ) = Field(
         default=None,
         min_length=1,
         max_length=100,

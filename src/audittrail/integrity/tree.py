@@ -318,6 +318,13 @@ def tile_nodes(level: int, index: int, width: int | None = None) -> list[Node]:
     return [(level * TILE_HEIGHT, first + offset) for offset in range(count)]
 
 
+def tile_tree_size(address: TileAddress) -> int:
+    """The least tree size that holds every hash of the tile, or every entry of the bundle: any
+    address parses, so this says whether the log has grown to it before anything is looked up."""
+    first_level_node = address.index * TILE_WIDTH + _tile_width(address.width)
+    return first_level_node << ((address.level or 0) * TILE_HEIGHT)
+
+
 def _address_path(address: TileAddress) -> str:
     if address.level is None:
         return entries_path(address.index, address.width)

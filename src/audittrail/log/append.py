@@ -137,6 +137,32 @@ async def append(
     return records
 
 
+def widest_leaf(new: NewRecord) -> dict[str, Any]:
+    """The record's leaf fields (integrity.canonical.record_leaf_bytes) as `append` will give
+    them, but for what the log sets, here at its widest: the largest seq a leaf can carry (RFC
+    8785 integers are exact doubles), an id and a created_at as long as every one. So the leaf
+    is at least as long as the record's will be wherever in the log it lands."""
+    application = new.application
+    return {
+        "id": "00000000-0000-0000-0000-000000000000",
+        "seq": 2**53 - 1,
+        "created_at": "9999-12-31T23:59:59.999999Z",
+        "event_type": new.event_type,
+        "category": new.category,
+        "summary": new.summary,
+        "severity": new.severity,
+        "actor": new.actor,
+        "application_id": application.id if application else None,
+        "application_key": application.key if application else None,
+        "entity_type": new.entity_type,
+        "entity_id": new.entity_id,
+        "params": new.params,
+        "metadata": new.metadata,
+        "ip_address": new.ip_address,
+        "source": new.source,
+    }
+
+
 def _appended(new: NewRecord, *, seq: int, created_at: datetime) -> AppendedRecord:
     return AppendedRecord(
         id=new_id(),

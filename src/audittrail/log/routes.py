@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from audittrail.access import Reader
+from audittrail.access import LogReader, RecordsReader
 from audittrail.deps import DatabaseDep, ReadSession, SettingsDep
 from audittrail.errors import NotFound
 from audittrail.integrity import tree
@@ -80,13 +80,17 @@ async def verifier_key(request: Request) -> PlainTextResponse:
 )
 async def inclusion_proof(
     record_uuid: str,
-    _: Reader,
+    principal: RecordsReader,
     session: ReadSession,
     settings: SettingsDep,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> InclusionProofResponse:
     return await service.inclusion_proof(
-        session, record_uuid, tree_size, retry_after=math.ceil(settings.checkpoint_interval)
+        session,
+        record_uuid,
+        tree_size,
+        principal.visibility,
+        retry_after=math.ceil(settings.checkpoint_interval),
     )
 
 
@@ -112,7 +116,7 @@ async def consistency_proof(
     response_class=StreamingResponse,
 )
 async def entries(
-    _: Reader,
+    _: LogReader,
     session: ReadSession,
     database: DatabaseDep,
     start: Annotated[int, Query(ge=0)] = 0,
@@ -156,7 +160,7 @@ def _tile_response(content: bytes, address: tree.TileAddress) -> Response:
     description="`tile/entries/<N>[.p/<W>]`: each entry is a record's canonical leaf bytes.",
     response_class=Response,
 )
-async def tlog_entry_bundle(bundle_path: str, _: Reader, session: ReadSession) -> Response:
+async def tlog_entry_bundle(bundle_path: str, _: LogReader, session: ReadSession) -> Response:
     address = _tile_address(f"tile/entries/{bundle_path}")
     return _tile_response(await service.entry_bundle(session, address), address)
 

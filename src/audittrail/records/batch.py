@@ -30,7 +30,7 @@ NDJSON = "application/x-ndjson"
 def parse(body: bytes, content_type: str) -> list[Any]:
     """The raw items of a body: one JSON value per line for NDJSON, else a JSON array."""
     if content_type.split(";")[0].strip().lower() == NDJSON:
-        items = []
+        items: list[Any] = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
                 where = f"line {number} of the NDJSON body"

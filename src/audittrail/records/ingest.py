@@ -23,8 +23,15 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from audittrail.access import WRITER, authenticator_of, credentials_of, touch_later
-from audittrail.deps import client_ip
+from audittrail import throttle
+from audittrail.access import (
+    RECORDS_WRITE,
+    authenticator_of,
+    check_origin,
+    credentials_of,
+    touch_later,
+)
+from audittrail.deps import JSON, check_media_type, client_ip
 from audittrail.records import answers, batch, bodies, idempotency, limits, service
 from audittrail.records.bodies import IDEMPOTENCY_KEY_HEADER
 from audittrail.records.intake import Intake
@@ -41,14 +48,19 @@ documented = APIRouter(prefix="/api/audit-trail/records", tags=["records"])
 
 async def writer_intake(request: Request, background: BackgroundTasks) -> Intake:
     """The request's checks, its caller authenticated and authorized as a writer before its body
-    is read.
+    is read; a session cookie's request checked to come from the app's own pages
+    (access.check_origin), as on every other route.
 
     No database session is held by the request: one held while waiting for the group commit
     would starve the writer of connections under load.
     """
     registry: Registry = request.app.state.registry
-    intake = Intake(registry, await credentials_of(request), WRITER)
-    touch_later(background, authenticator_of(request), await intake.authenticate())
+    presented = await credentials_of(request)
+    intake = Intake(registry, presented, RECORDS_WRITE)
+    authenticated = await intake.authenticate()
+    check_origin(request, presented)
+    await throttle.admit(request, authenticated.principal)
+    touch_later(background, authenticator_of(request), authenticated)
     return intake
 
 
@@ -82,17 +94,24 @@ _SECURITY: list[dict[str, list[str]]] = [
     {"APIKeyCookie": []},
 ]
 _RECORD_SCHEMA = RecordCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+_REPLAY = "An idempotent replay: the record created by the first request with this Idempotency-Key"
+_BATCH_REPLAY = (
+    "An idempotent replay of every item: the records created by the first requests with their "
+    "idempotency_key"
+)
 
 
 @documented.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordResponse,
+    responses={status.HTTP_200_OK: {"model": RecordResponse, "description": _REPLAY}},
     summary="Create Manual Audit Record",
     description="Appends a record to the log. The actor is the authenticated principal and the "
     "IP address the client's; params are checked against the application's definitions. "
     "A 201 means the record is committed. params and metadata are JSON objects of at most "
-    "64 KiB serialized (413 past that) and 10 levels of nesting (422).",
+    "64 KiB serialized (413 past that) and 10 levels of nesting (422); the whole record as the "
+    "log stores it (its canonical JSON leaf) is at most 65,535 bytes (413 RECORD_TOO_LARGE).",
     openapi_extra={
         "security": _SECURITY,
         "parameters": [
@@ -116,9 +135,9 @@ _RECORD_SCHEMA = RecordCreate.model_json_schema(ref_template="#/components/schem
 async def create_record(request: Request) -> Response:
     background = BackgroundTasks()
     intake = await writer_intake(request, background)
-    body, idempotency_key = bodies.single_record(
-        await request.body(), request.headers.get(IDEMPOTENCY_KEY_HEADER)
-    )
+    raw = await request.body()
+    check_media_type(request, raw, JSON)
+    body, idempotency_key = bodies.single_record(raw, request.headers.get(IDEMPOTENCY_KEY_HEADER))
     ip = await client_ip(request)
 
     async def check() -> Checked:
@@ -140,6 +159,7 @@ async def create_record(request: Request) -> Response:
     "/batch",
     status_code=status.HTTP_201_CREATED,
     response_model=BatchResponse,
+    responses={status.HTTP_200_OK: {"model": BatchResponse, "description": _BATCH_REPLAY}},
     summary="Create up to 1,000 records at once",
     description="A JSON array, or NDJSON with `Content-Type: application/x-ndjson`, of records in "
     "the single-record shape, each with an optional `idempotency_key`. All or nothing: a 422 "
@@ -167,7 +187,9 @@ async def create_record(request: Request) -> Response:
 async def create_batch(request: Request) -> Response:
     background = BackgroundTasks()
     intake = await writer_intake(request, background)
-    items = batch.parse(await request.body(), request.headers.get("content-type", ""))
+    raw = await request.body()
+    check_media_type(request, raw, JSON, batch.NDJSON)
+    items = batch.parse(raw, request.headers.get("content-type", ""))
     ip = await client_ip(request)
 
     async def check() -> Checked:
