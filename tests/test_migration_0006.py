@@ -116,11 +116,25 @@ def test_keys_with_roles_get_their_scopes_and_back(empty_database: str) -> None:
             None,
         ),
     ]
+    # Keys of 0.2.0 that roles cannot express: a bound one, one of log:read alone.
+    for key_id, scopes, bound in (
+        ("k5", ["records:write", "applications:read"], '["app-1"]'),
+        ("k6", ["log:read"], None),
+    ):
+        execute(
+            empty_database,
+            "INSERT INTO api_keys (id, name, prefix, key_hash, scopes, application_ids, "
+            "created_at) VALUES (:id, :id, 'atk_', :id, :scopes, :bound, CURRENT_TIMESTAMP)",
+            {"id": key_id, "scopes": json.dumps(scopes), "bound": bound},
+        )
     command.downgrade(migrate.alembic_config(empty_database), "0005")
-    rows = execute(empty_database, "SELECT id, roles FROM api_keys ORDER BY id")
-    assert [(row[0], as_list(row[1])) for row in rows] == [
-        ("k1", ["writer"]),
-        ("k2", ["reader"]),
-        ("k3", ["admin"]),
-        ("k4", ["writer"]),
+    rows = execute(empty_database, "SELECT id, roles, revoked_at FROM api_keys ORDER BY id")
+    assert [(row[0], as_list(row[1]), row[2] is not None) for row in rows] == [
+        ("k1", ["writer"], False),
+        ("k2", ["reader"], False),
+        ("k3", ["admin"], False),
+        ("k4", ["writer", "reader"], False),
+        # Revoked, not widened to a role (nor narrowed): 0005 cannot express either.
+        ("k5", ["reader"], True),
+        ("k6", ["reader"], True),
     ]

@@ -96,6 +96,9 @@ class Principal:
     applications: frozenset[str] | None = None
     """The ids of the applications an API key is bound to; None: not bound."""
     session_id: str | None = None
+    owner_id: str | None = None
+    """The user on whose authority it acts: the user, or the user an API key was made by (a key
+    made with a key inherits its owner); None for the bootstrap key and its descendants."""
 
     @property
     def actor(self) -> str:
@@ -233,9 +236,6 @@ async def current_principal(
     return authenticated.principal
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 def check_origin(request: Request, presented: Credentials) -> None:
     """403 CSRF_REJECTED for a change (any method but GET, HEAD, OPTIONS) made with the session
     cookie from anywhere but this site's own pages, or those of AUDITTRAIL_ALLOWED_ORIGINS.
@@ -248,7 +248,7 @@ def check_origin(request: Request, presented: Credentials) -> None:
     session from going idle. Bearer and API-key calls are not checked: no browser sends those
     by itself.
     """
-    if request.method in SAFE_METHODS or not presented.uses_session_cookie():
+    if request.method in throttle.SAFE_METHODS or not presented.uses_session_cookie():
         return
     if request.headers.get("sec-fetch-site") in ("same-origin", "none"):
         return

@@ -47,10 +47,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(
         default=30 * 60, ge=60, description="A session unused this long ends (cookie and token)."
     )
-    cookie_secure: Literal["auto", "always", "never"] = Field(
-        default="auto",
+    cookie_secure: Literal["auto", "always", "never"] | None = Field(
+        default=None,
         description="The session cookie's Secure flag. auto: when the request came over https "
-        "(X-Forwarded-Proto, from a trusted proxy); never: plain-HTTP development only.",
+        "(X-Forwarded-Proto, from a trusted proxy); never: plain-HTTP development only. "
+        "Default: always in production (a TLS proxy not listed in trusted_proxies would "
+        "otherwise go unnoticed), auto in development.",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -97,7 +99,9 @@ class Settings(BaseSettings):
     # Rate limits (throttle.py, auth/lockout.py), in the `limits` library's notation:
     # "600/minute", "5 per 15 minutes".
     rate_limit_enabled: bool = Field(
-        default=True, description="Every limit below: per credential, and on failed logins."
+        default=True,
+        description="The per-credential limits (rate_limit, rate_limit_writes); false for a "
+        "gateway that limits instead. The login throttle has a switch of its own.",
     )
     rate_limit: str = Field(
         default="600/minute", description="Reads (GET, HEAD, OPTIONS) per credential."
@@ -106,13 +110,20 @@ class Settings(BaseSettings):
     rate_limit_admin_writes: bool = Field(
         default=False, description="Whether writes by admins count against rate_limit_writes."
     )
+    login_throttle_enabled: bool = Field(
+        default=True,
+        description="The login throttle (the two limits below), whatever rate_limit_enabled "
+        "says: brute-force protection stays when rate limiting moves to a gateway.",
+    )
     login_failures_per_account: str = Field(
         default="5 per 15 minutes",
-        description="Failed logins per typed email before its logins are refused (429).",
+        description="Failed logins (and wrong current passwords of a password change) per "
+        "typed email before its logins are refused (429).",
     )
     login_failures_per_address: str = Field(
         default="20 per 15 minutes",
-        description="Failed logins per client address before its logins are refused (429).",
+        description="Failed logins per client address (an IPv6 one's /64) before its logins "
+        "are refused (429).",
     )
     redis_url: str | None = Field(
         default=None,
@@ -181,6 +192,13 @@ class Settings(BaseSettings):
         if self.env == "production" and self.cookie_secure == "never":
             raise ValueError("AUDITTRAIL_COOKIE_SECURE=never is for plain-HTTP development only")
         return self
+
+    @property
+    def secure_cookie(self) -> Literal["auto", "always", "never"]:
+        """cookie_secure, or its default for the env."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return "always" if self.env == "production" else "auto"
 
     @property
     def is_sqlite(self) -> bool:

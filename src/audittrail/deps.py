@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audittrail.config import Settings
 from audittrail.db.engine import Database
 from audittrail.errors import UnsupportedMediaType
+from audittrail.strict_json import json_value
 
 
 def get_settings(request: Request) -> Settings:
@@ -64,11 +65,15 @@ def check_media_type(request: Request, body: bytes, *accepted: str) -> None:
 
 
 async def json_bodies(request: Request) -> None:
-    """The body of a FastAPI route that takes one is JSON only (app.py puts this on every
-    router). FastAPI has read the body already; its route says whether it takes one."""
+    """The body of a FastAPI route that takes one is JSON only, and names no key twice (app.py
+    puts this on every router). FastAPI has read the body already (and would take a repeated
+    key's last value); its route says whether it takes one."""
     route = request.scope.get("route")
     if getattr(route, "body_field", None) is not None:
-        check_media_type(request, await request.body(), JSON)
+        body = await request.body()
+        check_media_type(request, body, JSON)
+        if body:
+            json_value(body, "The request body")
 
 
 def request_scheme(request: Request) -> str:

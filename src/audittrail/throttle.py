@@ -5,13 +5,16 @@ Every authenticated request counts against its credential (the principal's kind 
 only if `rate_limit_admin_writes`. Past the limit it is a 429 RATE_LIMITED with Retry-After.
 Both kinds of route call `admit` right after authenticating: the FastAPI routes through
 `access.current_principal`, the intake routes through records/ingest.py. Failed logins are
-counted in the same counters (auth/lockout.py); AUDITTRAIL_RATE_LIMIT_ENABLED=false turns every
-limit off.
+counted in the same counters (auth/lockout.py). Each has its switch:
+AUDITTRAIL_RATE_LIMIT_ENABLED=false turns the per-credential limits off (for a gateway that
+limits instead), AUDITTRAIL_LOGIN_THROTTLE_ENABLED=false the login throttle.
 
 The counts are the `limits` library's fixed windows: a window starts at its first hit and frees
 all at once when it ends, so at worst a client gets twice its limit across a window's edge. A
 moving window counts exactly, but its memory storage costs six times as much a hit and hands
-every key to a thread each time it expires them (docs/NOTES.md, "Rate limits").
+every key to a thread each time it expires them (docs/NOTES.md, "Rate limits"). Windows keep
+time.time(), as limits' storages need (its Redis storage answers a TTL plus time.time()); what
+is recorded of them goes by the project's clock, clock.now() plus `seconds_left`.
 
 The counts live in the app's memory (one storage per app, made by its lifespan), or in Redis
 when AUDITTRAIL_REDIS_URL is set: shared by every process that names the same Redis and key
@@ -46,7 +49,8 @@ from audittrail.errors import TooManyRequests
 
 log = structlog.get_logger(__name__)
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""HTTP's safe methods: counted as reads here, and not checked for CSRF (access.check_origin)."""
 SWEEP_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 5.0
 # Connecting to Redis and each answer from it, tried once: a Redis that hangs must not hold up
@@ -86,6 +90,8 @@ class MemoryWindows(Storage):
             self.next_sweep = now + SWEEP_SECONDS
         count, ends = self.windows.get(key, (0, now))
         if ends <= now:
+            if amount < 0:  # given back (Counters.give_back) after its window ended: nothing to do
+                return 0
             count, ends = 0, now + expiry
         self.windows[key] = (count + amount, ends)
         return count + amount
@@ -130,6 +136,17 @@ class Counters:
         one caller, so the one that reaches the limit knows it is the one."""
         key, expiry = item.key_for(*identifiers), item.get_expiry()
         return await self._counted(lambda limiter: limiter.storage.incr(key, expiry))
+
+    async def give_back(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Uncount one that `add` counted, a slot not used after all; never below nothing."""
+        key, expiry = item.key_for(*identifiers), item.get_expiry()
+
+        async def uncount(limiter: FixedWindowRateLimiter) -> None:
+            if await limiter.storage.incr(key, expiry, -1) < 0:
+                # Redis, whose window ended meanwhile: -1 in a new one, undone.
+                await limiter.storage.incr(key, expiry, 1)
+
+        await self._counted(uncount)
 
     async def spent_until(self, item: RateLimitItem, *identifiers: str) -> float | None:
         """When the window frees (a time.time()), if its limit is reached; None if not."""
@@ -181,9 +198,14 @@ def _redis(url: str, key_prefix: str) -> RedisStorage:
     )
 
 
+def seconds_left(moment: float | None) -> float:
+    """Seconds from now until this time.time() (a window's end), none if it has passed."""
+    return 0.0 if moment is None else max(0.0, moment - time.time())
+
+
 def seconds_until(moment: float | None) -> int:
     """Retry-After for a window that frees at this time.time(): whole seconds, at least one."""
-    return max(1, math.ceil((moment or 0.0) - time.time()))
+    return max(1, math.ceil(seconds_left(moment)))
 
 
 class Credential(Protocol):
@@ -209,21 +231,21 @@ class RateLimits:
     """None: not limited (rate limits off)."""
     writes: RateLimitItem | None
     login_account: RateLimitItem | None
-    """Failed logins per typed email (auth/lockout.py)."""
+    """Failed logins per typed email (auth/lockout.py); None: login throttle off."""
     login_address: RateLimitItem | None
-    """Failed logins per client address."""
+    """Failed logins per client address (an IPv6 one's /64)."""
 
     @classmethod
     def start(cls, settings: Settings) -> RateLimits:
         """The limits of these settings; the app's lifespan makes them and `close`s them."""
-        on = settings.rate_limit_enabled
+        on, logins = settings.rate_limit_enabled, settings.login_throttle_enabled
         return cls(
             settings,
             Counters(settings.redis_url, settings.redis_key_prefix),
             reads=parse(settings.rate_limit) if on else None,
             writes=parse(settings.rate_limit_writes) if on else None,
-            login_account=parse(settings.login_failures_per_account) if on else None,
-            login_address=parse(settings.login_failures_per_address) if on else None,
+            login_account=parse(settings.login_failures_per_account) if logins else None,
+            login_address=parse(settings.login_failures_per_address) if logins else None,
         )
 
     def close(self) -> None:
@@ -231,7 +253,7 @@ class RateLimits:
 
     async def admit(self, credential: Credential, method: str) -> None:
         """Count a request against its credential's limit; 429 past it."""
-        if method in READ_METHODS:
+        if method in SAFE_METHODS:
             item, counted_as = self.reads, "reads"
         elif credential.is_admin and not self.settings.rate_limit_admin_writes:
             return

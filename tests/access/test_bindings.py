@@ -281,3 +281,21 @@ async def test_roles_given_for_a_key_become_their_scopes(
     assert response.status_code == 201, response.text
     assert response.json()["scopes"] == scopes
     assert response.json()["applications"] is None
+
+
+async def test_a_bound_key_learns_nothing_of_another_applications_params(
+    client: httpx.AsyncClient, bound: httpx.AsyncClient
+) -> None:
+    """A filter that does not fit a param's registered type is a 422 within one's own
+    application; naming another's, it is what a made-up application gets: no records."""
+    await client.post(
+        f"{APPLICATIONS}/shop/params", json={"key": "amount", "label": "Amount", "type": "integer"}
+    )
+    await post_record(client, **record(application_key="shop", params={"amount": 12}))
+    filters = '[{"key": "amount", "operator": "contains", "value": "1"}]'
+    for application in ("shop", "madeup"):
+        response = await bound.get(
+            RECORDS, params={"application_key": application, "param_filters": filters}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == 0

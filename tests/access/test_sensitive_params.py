@@ -91,3 +91,78 @@ async def test_masking_follows_the_definition_as_it_is_now(
     assert changed.status_code == 200, changed.text
     params = (await reader.get(f"{RECORDS}/{secret_record}")).json()["params"]
     assert params == {**MASKED, "amount": "[masked]"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"application_key": "billing"},
+        {},
+    ],
+    ids=["within the application", "across applications"],
+)
+async def test_readers_cannot_filter_by_a_sensitive_param(
+    app: FastAPI, client: httpx.AsyncClient, secret_record: str, params: dict[str, str]
+) -> None:
+    """Else "contains 'DE89'", then "contains 'DE893'", ... would spell the masked value out."""
+    reader = await key_client(app, client, ["records:read"])
+    for operator, value in (
+        ("contains", "DE89"),
+        ("eq", "DE89370400440532013000"),
+        ("exists", True),
+    ):
+        response = await reader.get(
+            RECORDS,
+            params={
+                **params,
+                "param_filters": json.dumps(
+                    [{"key": "iban", "operator": operator, "value": value}]
+                ),
+            },
+        )
+        assert response.status_code == 403
+        assert response.json() == {
+            "error": {
+                "code": "SENSITIVE_PARAM",
+                "message": "Only an admin may filter by a sensitive param: iban.",
+            }
+        }
+    # Other params filter as ever; admins filter by any.
+    amount = json.dumps([{"key": "amount", "operator": "gt", "value": 10}])
+    allowed = await reader.get(RECORDS, params={**params, "param_filters": amount})
+    assert allowed.json()["total"] == 1
+    iban = json.dumps([{"key": "iban", "operator": "contains", "value": "DE89"}])
+    assert (await client.get(RECORDS, params={**params, "param_filters": iban})).json()[
+        "total"
+    ] == 1
+
+
+async def test_only_admins_unmask_a_sensitive_param(
+    app: FastAPI, client: httpx.AsyncClient, secret_record: str
+) -> None:
+    """Else a key with applications:write could clear the flag, or delete the definition, and
+    read the values back."""
+    registrar = await key_client(app, client, ["applications:write", "records:read"])
+    refused = {
+        "error": {
+            "code": "SENSITIVE_PARAM",
+            "message": "Param iban is sensitive: only an admin may make it not sensitive or "
+            "delete it.",
+        }
+    }
+    stored = (await client.get("/api/audit-trail/log/head")).json()["tree_size"]
+    unmark = await registrar.patch(f"{APPLICATIONS}/billing/params/iban", json={"sensitive": False})
+    assert (unmark.status_code, unmark.json()) == (403, refused)
+    delete = await registrar.delete(f"{APPLICATIONS}/billing/params/iban")
+    assert (delete.status_code, delete.json()) == (403, refused)
+    assert (await client.get("/api/audit-trail/log/head")).json()["tree_size"] == stored
+    params = (await registrar.get(f"{RECORDS}/{secret_record}")).json()["params"]
+    assert params == MASKED
+    # Its other changes, and an admin's unmasking, go through.
+    relabel = await registrar.patch(
+        f"{APPLICATIONS}/billing/params/iban", json={"label": "Account"}
+    )
+    assert relabel.status_code == 200, relabel.text
+    unmasked = await client.patch(f"{APPLICATIONS}/billing/params/iban", json={"sensitive": False})
+    assert unmasked.status_code == 200, unmasked.text
+    assert (await registrar.get(f"{RECORDS}/{secret_record}")).json()["params"] == PLAIN

@@ -137,6 +137,15 @@ def test_production_refuses_a_cookie_that_is_never_secure(settings: Settings) ->
     assert Settings(**{**production, "cookie_secure": "auto"}).cookie_secure == "auto"
 
 
+def test_the_cookie_is_always_secure_in_production_unless_configured(settings: Settings) -> None:
+    """Behind a TLS proxy left out of trusted_proxies, auto would never set Secure."""
+    fields = {name: getattr(settings, name) for name in type(settings).model_fields}
+    fields.pop("cookie_secure")
+    production = {**fields, "env": "production", "database_url": "postgresql://db/audittrail"}
+    assert Settings(**production).secure_cookie == "always"
+    assert Settings(**{**fields, "env": "development"}).secure_cookie == "auto"
+
+
 # A new session at each login
 
 
@@ -341,10 +350,17 @@ async def test_deactivating_a_user_ends_their_sessions_and_revokes_their_keys_at
         await log_in("pia@example.com", PASSWORD),
     )
     keys = []
-    for name in ("pia-etl", "pia-reports"):
-        created = await anonymous.post(API_KEYS, json={"name": name}, headers=login.bearer)
+    for name, scopes in (("pia-etl", None), ("pia-reports", None), ("pia-admin", ["admin"])):
+        body = {"name": name} if scopes is None else {"name": name, "scopes": scopes}
+        created = await anonymous.post(API_KEYS, json=body, headers=login.bearer)
         assert created.status_code == 201, created.text
         keys.append(created.json())
+    # A key made with her key acts on her authority too, and goes with it.
+    made_by_key = await anonymous.post(
+        API_KEYS, json={"name": "pia-grandchild"}, headers={"X-API-Key": keys[-1]["key"]}
+    )
+    assert made_by_key.status_code == 201, made_by_key.text
+    keys.append(made_by_key.json())
     not_hers = (await client.post(API_KEYS, json={"name": "kept"})).json()
     for key in (*keys, not_hers):  # each kept by the process for the records it takes
         response = await anonymous.post(
@@ -374,12 +390,11 @@ async def test_deactivating_a_user_ends_their_sessions_and_revokes_their_keys_at
 
     records = await security_records(client, actors="api_key:bootstrap")
     changes = [r for r in records if r["entity_id"] in {user["id"], *(k["id"] for k in keys)}]
-    assert [(r["event_type"], r["entity_id"]) for r in changes[-3:]] == [
+    assert [(r["event_type"], r["entity_id"]) for r in changes[-1 - len(keys) :]] == [
         ("user.updated", user["id"]),
-        ("api_key.revoked", keys[0]["id"]),
-        ("api_key.revoked", keys[1]["id"]),
+        *(("api_key.revoked", key["id"]) for key in keys),
     ]
-    for record in changes[-2:]:
+    for record in changes[-len(keys) :]:
         assert record["params"] == {
             "revoked_at": {"old": None, "new": record["params"]["revoked_at"]["new"]},
             "reason": "its creator pia@example.com was deactivated",

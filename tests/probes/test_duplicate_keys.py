@@ -86,3 +86,32 @@ async def test_keys_repeated_in_different_objects_are_fine(client: httpx.AsyncCl
 async def test_invalid_json_is_still_a_400(client: httpx.AsyncClient) -> None:
     response = await client.post(RECORDS, content='{"event_type":"a","event_type":', headers=JSON)
     assert_answer(response, 400, error("INVALID_JSON", "The request body is not valid JSON."))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/users",
+            '{"email":"dup@example.com","password":"Quiet-Harbour-7-Lanterns",'
+            '"roles":["reader"],"roles":["admin"]}',
+            "body.roles",
+        ),
+        ("/api/audit-trail/applications", '{"key":"dupa","name":"A","key":"dupb"}', "body.key"),
+        (
+            "/api/api-keys",
+            '{"name":"a","scopes":["records:read"],"scopes":["admin"]}',
+            "body.scopes",
+        ),
+    ],
+    ids=["a user", "an application", "an API key"],
+)
+async def test_every_route_refuses_a_key_twice(
+    client: httpx.AsyncClient, path: str, body: str, field: str
+) -> None:
+    """Not only records: a user made an admin by the last of two "roles" would be what one
+    parser read and not another."""
+    before = await holdings(client)
+    response = await client.post(path, content=body, headers=JSON)
+    assert_answer(response, 422, duplicated((field, 2)))
+    assert await holdings(client) == before

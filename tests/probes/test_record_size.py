@@ -135,3 +135,31 @@ async def test_a_record_at_the_limit_is_taken_and_its_bundle_served(
     [entry] = [entry for entry in entries if json.loads(entry)["id"] == created["id"]]
     seq_digits = len(str(json.loads(entry)["seq"]))
     assert len(entry) == LIMIT - WIDEST_SEQ_DIGITS + seq_digits
+
+
+async def test_a_change_whose_system_record_would_not_fit_a_bundle_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """The system record of a change to the registry is a leaf too: an enum of 500 long values
+    would make one no bundle can hold, so the change is refused and nothing of it is stored."""
+    created = await client.post(
+        "/api/audit-trail/applications", json={"key": "billing", "name": "Billing"}
+    )
+    assert created.status_code == 201, created.text
+    size_before = (await client.get(LOG_HEAD)).json()["tree_size"]
+    values = [f"{n:03d}-" + "v" * 200 for n in range(500)]
+    response = await client.post(
+        "/api/audit-trail/applications/billing/params",
+        json={"key": "plan", "label": "Plan", "type": "enum", "enum_values": values},
+    )
+    assert response.status_code == 413
+    body = response.json()
+    assert body["error"]["code"] == "RECORD_TOO_LARGE"
+    assert body["error"]["message"].startswith("This change would be recorded in ")
+    assert body["error"]["message"].endswith(
+        f"bytes as the log stores it; the limit is {LIMIT}. Make it smaller (fewer or shorter "
+        "values, a shorter text)."
+    )
+    params = await client.get("/api/audit-trail/applications/billing/params")
+    assert params.json()["params"] == []
+    assert (await client.get(LOG_HEAD)).json()["tree_size"] == size_before

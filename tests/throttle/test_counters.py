@@ -89,3 +89,31 @@ async def test_a_redis_count_without_an_end_is_cleared(redis_url: str) -> None:
         await redis.delete([f"{prefix}:{key}"])
         redis.connection_pool.disconnect()
         counters.close()
+
+
+async def test_a_slot_given_back_is_uncounted_in_memory_never_below_nothing(clock: Clock) -> None:
+    counters = Counters()
+    item = parse("2/minute")
+    assert [await counters.add(item, "k") for _ in range(3)] == [1, 2, 3]
+    await counters.give_back(item, "k")
+    assert await counters.spent_until(item, "k") == 1060.0  # 2 of 2: still spent
+    await counters.give_back(item, "k")
+    assert await counters.spent_until(item, "k") is None
+    clock.now = 1060.0  # the window ends while a slot is out: nothing to give back
+    await counters.give_back(item, "k")
+    assert [await counters.add(item, "k") for _ in range(3)] == [1, 2, 3]
+
+
+async def test_a_slot_given_back_is_uncounted_in_redis_never_below_nothing(redis_url: str) -> None:
+    prefix = f"audittrail-test-{uuid.uuid4().hex}"
+    counters = Counters(redis_url, prefix)
+    item = parse("2/minute")
+    try:
+        await counters.add(item, "k")
+        await counters.give_back(item, "k")
+        await counters.give_back(item, "k")  # as if its window had ended meanwhile
+        assert [await counters.add(item, "k") for _ in range(3)] == [1, 2, 3]
+        assert await counters.spent_until(item, "k") is not None
+    finally:
+        await counters.clear(item, "k")
+        counters.close()

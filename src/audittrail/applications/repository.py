@@ -98,14 +98,17 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     return keys
 
 
-async def sensitive_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
-    if not application_ids:
-        return {}
-    rows = await session.execute(
-        select(ParamDefinition.application_id, ParamDefinition.key).where(
-            ParamDefinition.application_id.in_(application_ids), ParamDefinition.sensitive
-        )
+async def sensitive_keys(
+    session: AsyncSession, application_ids: set[str] | frozenset[str] | None
+) -> dict[str, set[str]]:
+    query = select(ParamDefinition.application_id, ParamDefinition.key).where(
+        ParamDefinition.sensitive
     )
+    if application_ids is not None:
+        if not application_ids:
+            return {}
+        query = query.where(ParamDefinition.application_id.in_(application_ids))
+    rows = await session.execute(query)
     keys: dict[str, set[str]] = {}
     for application_id, key in rows:
         keys.setdefault(application_id, set()).add(key)

@@ -169,7 +169,13 @@ async def update_param(
     ip: ClientIP,
 ) -> ParamDefinitionResponse:
     definition = await service.update_definition(
-        session, application, param_key, body, actor=principal.actor, ip=ip
+        session,
+        application,
+        param_key,
+        body,
+        actor=principal.actor,
+        may_unmask=principal.is_admin,
+        ip=ip,
     )
     return ParamDefinitionResponse.model_validate(definition)
 
@@ -182,5 +188,12 @@ async def delete_param(
     session: WriteSession,
     ip: ClientIP,
 ) -> Response:
-    await service.delete_definition(session, application, param_key, actor=principal.actor, ip=ip)
+    await service.delete_definition(
+        session,
+        application,
+        param_key,
+        actor=principal.actor,
+        may_unmask=principal.is_admin,
+        ip=ip,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,7 +27,7 @@ from audittrail.applications.schemas import (
     ParamType,
 )
 from audittrail.db.models import Application, ParamDefinition
-from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
+from audittrail.errors import Conflict, FieldProblem, Forbidden, NotFound, Unprocessable
 from audittrail.log import head as log_head
 from audittrail.log import system
 
@@ -73,8 +73,11 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     return await repo.registered_keys(session, application_ids)
 
 
-async def sensitive_keys(session: AsyncSession, application_ids: set[str]) -> dict[str, set[str]]:
-    """The keys of the params registered as sensitive, by application, for those that have any."""
+async def sensitive_keys(
+    session: AsyncSession, application_ids: set[str] | frozenset[str] | None
+) -> dict[str, set[str]]:
+    """The keys of the params registered as sensitive, by application, for those of these
+    applications (None: of all) that have any."""
     return await repo.sensitive_keys(session, application_ids)
 
 
@@ -337,10 +340,15 @@ async def update_definition(
     request: ParamDefinitionUpdate,
     *,
     actor: str,
+    may_unmask: bool,
     ip: str | None,
 ) -> ParamDefinition:
+    """Change a definition; ``may_unmask``: whether the caller may stop a sensitive param being
+    sensitive (admins: others would read back what masking hides from them)."""
     definition = await get_definition(session, application, key)
     values = request.changes()
+    if definition.sensitive and values.get("sensitive") is False and not may_unmask:
+        raise _unmasking(key)
     if "enum_values" in values and definition.type != ParamType.ENUM:
         problem = FieldProblem("body.enum_values", "NOT_AN_ENUM", "only enum params have values.")
         raise Unprocessable(f"Param {key} is of type {definition.type}.", details=[problem])
@@ -357,13 +365,29 @@ async def update_definition(
 
 
 async def delete_definition(
-    session: AsyncSession, application: Application, key: str, *, actor: str, ip: str | None
+    session: AsyncSession,
+    application: Application,
+    key: str,
+    *,
+    actor: str,
+    may_unmask: bool,
+    ip: str | None,
 ) -> None:
+    """Delete a definition; a sensitive one only if ``may_unmask`` (its values would show)."""
     definition = await get_definition(session, application, key)
+    if definition.sensitive and not may_unmask:
+        raise _unmasking(key)
     before = _audited_definition(definition)
     await repo.delete_definition(session, definition.id)
     await _write_param_record(
         session, application, definition, "param.deleted", _removed(before), actor=actor, ip=ip
+    )
+
+
+def _unmasking(key: str) -> Forbidden:
+    return Forbidden(
+        f"Param {key} is sensitive: only an admin may make it not sensitive or delete it.",
+        code="SENSITIVE_PARAM",
     )
 
 

@@ -49,7 +49,10 @@ api_keys_router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
     summary="Sign in",
     description="Checks email and password; answers an access token for `Authorization: Bearer` "
     "and sets the `antidote_session` cookie. Both end at logout.",
-    responses={401: {"description": "Email or password is wrong."}},
+    responses={
+        401: {"description": "Email or password is wrong."},
+        429: {"description": "The account or address is locked out (LOGIN_THROTTLED)."},
+    },
 )
 async def login(
     body: LoginRequest,
@@ -60,7 +63,9 @@ async def login(
     settings: SettingsDep,
     ip: ClientIP,
 ) -> TokenResponse | Response:
-    # Refused before the password is checked: a locked-out guesser costs no argon2.
+    # Counted before the password is checked (a slot of the throttle's, kept by a failure): at
+    # most the limit's number of guesses reach argon2, however many come at once, and a
+    # locked-out guesser costs none.
     login_throttle = await lockout.admit(request, body.email, ip)
     # The password is checked before any write: argon2 must never hold the log's lock.
     attempt = await service.check_password(checking, body.email, body.password.get_secret_value())
@@ -76,13 +81,12 @@ async def login(
                 user_agent=request.headers.get("user-agent"),
                 replacing=request.cookies.get(SESSION_COOKIE),
             )
-    else:
+    if result is None:  # a failure; service.login records its own (the user changed since)
         queue: system.Queue = request.app.state.writer
-        # Counted first: a client that goes away while the record commits is counted all the same.
         lockouts = await login_throttle.failed(attempt.user_id)
-        await service.record_failed_login(queue, attempt, ip=ip)
+        if attempt.failure is not None:
+            await service.record_failed_login(queue, attempt, ip=ip)
         await lockout.record(queue, lockouts)
-    if result is None:
         return error_response(service.LoginFailed())  # the failure's record is committed
     await login_throttle.succeeded()
     response.set_cookie(
@@ -100,9 +104,9 @@ async def login(
 def cookie_secure(request: Request, settings: Settings) -> bool:
     """Whether the session cookie is sent over https only: as configured, or (auto) if the client
     came over https, behind a trusted proxy as it told (deps.request_scheme)."""
-    if settings.cookie_secure == "auto":
+    if settings.secure_cookie == "auto":
         return request_scheme(request) == "https"
-    return settings.cookie_secure == "always"
+    return settings.secure_cookie == "always"
 
 
 @auth_router.post(
@@ -180,7 +184,9 @@ async def end_session(
     summary="Change my password",
     description="Needs the current password (403 WRONG_PASSWORD if it is wrong); the new one "
     "must pass the password policy (422 PASSWORD_TOO_WEAK). Every other session of the user "
-    "ends; this one stays.",
+    "ends; this one stays. Wrong current passwords count as the account's failed logins: past "
+    "the limit, 429 LOGIN_THROTTLED with Retry-After, before the password is checked.",
+    responses={429: {"description": "The account is locked out (LOGIN_THROTTLED)."}},
 )
 async def change_password(
     body: PasswordChange,
@@ -191,6 +197,9 @@ async def change_password(
     ip: ClientIP,
 ) -> Response:
     service.own_session(principal)
+    # The account's login throttle, counted before the current password is checked: a stolen
+    # session guesses no faster here than at login, and its guesses add up with the logins'.
+    password_throttle = await lockout.admit_password_change(request, principal.name, ip)
     # Both argon2 steps before any write: they must never hold the log's lock.
     attempt = await service.check_password(
         checking, principal.name, body.current_password.get_secret_value()
@@ -198,8 +207,11 @@ async def change_password(
     await checking.close()
     if attempt.failure is not None or attempt.user_id != principal.id:
         queue: system.Queue = request.app.state.writer
+        lockouts = await password_throttle.failed(principal.id)
         await service.record_failed_password_change(queue, principal, ip=ip)
+        await lockout.record(queue, lockouts)
         return error_response(service.WrongPassword())  # the failure's record is committed
+    await password_throttle.succeeded()  # the right password, whatever becomes of the new one
     new_hash = await service.password_hash(
         body.new_password, email=principal.name, field="body.new_password"
     )

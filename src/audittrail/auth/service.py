@@ -167,6 +167,7 @@ async def api_key_grant(session: AsyncSession, key: str) -> KeyGrant:
         applications=None
         if api_key.application_ids is None
         else frozenset(api_key.application_ids),
+        owner_id=api_key.user_id,
     )
     return KeyGrant(principal, expires_at, api_key.last_used_at)
 
@@ -179,6 +180,7 @@ def _user_principal(user: User, session_id: str) -> Principal:
         scopes=scopes_of_roles(user.roles),
         roles=tuple(user.roles),
         session_id=session_id,
+        owner_id=user.id,
     )
 
 
@@ -577,7 +579,7 @@ async def create_api_key(
         key=key,
         scopes=scopes,
         created_by=creator.actor,
-        user_id=creator.id if creator.kind == "user" else None,
+        user_id=creator.owner_id,
     )
     api_key.application_ids = application_ids
     api_key.expires_at = request.expires_at

@@ -150,7 +150,10 @@ def _tile_address(path: str) -> tree.TileAddress:
 
 
 def _tile_response(content: bytes, address: tree.TileAddress) -> Response:
-    headers = {"Cache-Control": IMMUTABLE} if address.width is None else {}
+    """A full hash tile may be cached by anyone, for good; a partial one, and every entry bundle
+    (records' bytes, for holders of log:read only), by no one (no-store: guards.py)."""
+    public = address.width is None and address.level is not None
+    headers = {"Cache-Control": IMMUTABLE} if public else {}
     return Response(content, media_type="application/octet-stream", headers=headers)
 
 

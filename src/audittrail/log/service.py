@@ -15,6 +15,7 @@ from audittrail.integrity.canonical import record_leaf_bytes
 from audittrail.log import head as log_head
 from audittrail.log import repository as repo
 from audittrail.log import tree_store as store
+from audittrail.log.append import MAX_LEAF_BYTES
 from audittrail.log.schemas import (
     CheckpointResponse,
     ConsistencyProofResponse,
@@ -22,7 +23,7 @@ from audittrail.log.schemas import (
     InclusionProofResponse,
 )
 
-MAX_BUNDLE_ENTRY_BYTES = 0xFFFF
+MAX_BUNDLE_ENTRY_BYTES = MAX_LEAF_BYTES
 
 
 def b64(digest: bytes) -> str:

@@ -18,7 +18,14 @@ from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail.log.append import AppendedRecord, NewRecord, append
+from audittrail.errors import PayloadTooLarge
+from audittrail.log.append import (
+    MAX_LEAF_BYTES,
+    AppendedRecord,
+    NewRecord,
+    append,
+    oversized_leaf,
+)
 
 SYSTEM = "system"
 SECURITY = "security"
@@ -68,8 +75,16 @@ def new(**fields: Unpack[Fields]) -> NewRecord:
 async def write(session: AsyncSession, **fields: Unpack[Fields]) -> AppendedRecord:
     """Append a system record in the caller's transaction: with the change it records,
     committed or rolled back together."""
-    [record] = await append(session, [new(**fields)])
-    return record
+    record = new(**fields)
+    size = oversized_leaf(record)
+    if size is not None:
+        raise PayloadTooLarge(
+            f"This change would be recorded in {size} bytes as the log stores it; the limit is "
+            f"{MAX_LEAF_BYTES}. Make it smaller (fewer or shorter values, a shorter text).",
+            code="RECORD_TOO_LARGE",
+        )
+    [appended] = await append(session, [record])
+    return appended
 
 
 class Queue(Protocol):

@@ -18,10 +18,10 @@ from audittrail.errors import (
 )
 from audittrail.log.append import NewRecord
 from audittrail.records import idempotency, limits
-from audittrail.records.bodies import json_value
 from audittrail.records.idempotency import Claim
 from audittrail.records.schemas import BatchItem
 from audittrail.records.service import ApplicationLookup, prepare
+from audittrail.strict_json import json_value
 
 MAX_BATCH = 1000
 NDJSON = "application/x-ndjson"

@@ -15,12 +15,8 @@ import math
 import re
 from typing import Any
 
-import orjson
-
 from audittrail.errors import FieldProblem, PayloadTooLarge, Unprocessable
-from audittrail.integrity.canonical import record_leaf_bytes
 from audittrail.log import append
-from audittrail.log.service import MAX_BUNDLE_ENTRY_BYTES
 from audittrail.schemas import text_problem
 
 MAX_JSON_BYTES = 64 * 1024
@@ -53,28 +49,15 @@ def check_json(field: str, value: dict[str, Any]) -> None:
 
 def check_leaf_size(record: append.NewRecord) -> None:
     """413 for a record whose leaf bytes could be over what a tlog-tiles entry bundle holds of
-    one entry (a two-byte length): its bundle could never be served."""
-    leaf = append.widest_leaf(record)
-    if _surely_fits(leaf):
-        return
-    size = len(record_leaf_bytes(leaf))
-    if size > MAX_BUNDLE_ENTRY_BYTES:
+    one entry: its bundle could never be served (log/append.py)."""
+    size = append.oversized_leaf(record)
+    if size is not None:
         message = (
             f"The record takes {size} bytes as the log stores it (its leaf: canonical JSON of "
-            f"its fields, params and metadata); the limit is {MAX_BUNDLE_ENTRY_BYTES}."
+            f"its fields, params and metadata); the limit is {append.MAX_LEAF_BYTES}."
         )
         problem = FieldProblem("body", "RECORD_TOO_LARGE", message)
         raise PayloadTooLarge(message, code="RECORD_TOO_LARGE", details=[problem])
-
-
-def _surely_fits(leaf: dict[str, Any]) -> bool:
-    """Whether orjson's text of the leaf is within half the limit. orjson writes it as RFC 8785
-    does but for some floats, and never at under half their canonical length (1e-6 for
-    0.000001): nearly every record is told apart for 1 µs instead of 4 (docs/NOTES.md)."""
-    try:
-        return len(orjson.dumps(leaf)) <= MAX_BUNDLE_ENTRY_BYTES // 2
-    except orjson.JSONEncodeError:
-        return False
 
 
 # json.dumps with any option builds a new encoder per call; this one is built once.

@@ -91,8 +91,7 @@ async def check_binding(
 ) -> None:
     """403 unless a key bound to applications names one of them (by id, key or both): before
     the application is resolved, so that a bound key learns nothing of others' applications."""
-    bound = principal.applications
-    if bound is None:
+    if principal.applications is None:
         return
     named: list[str | None] = []
     if application_id is not None:
@@ -100,7 +99,7 @@ async def check_binding(
     if application_key is not None:
         by_key = await lookup.by_key(application_key)
         named.append(by_key.id if by_key else None)
-    if not named or any(application not in bound for application in named):
+    if not named or not all(principal.may_name(application) for application in named):
         raise Forbidden(
             "This API key is bound to applications: its records must name one of them.",
             code="APPLICATION_NOT_ALLOWED",
@@ -208,6 +207,20 @@ async def shown(
     ]
 
 
+async def _refuse_sensitive_filters(
+    session: AsyncSession, keys: set[str], within: frozenset[str] | None
+) -> None:
+    """403 for a filter on a param registered as sensitive in any application the query reaches:
+    comparing a masked value, a reader could find it out a character at a time."""
+    sensitive = set().union(*(await applications.sensitive_keys(session, within)).values())
+    refused = sorted(keys & sensitive)
+    if refused:
+        raise Forbidden(
+            f"Only an admin may filter by a sensitive param: {', '.join(refused)}.",
+            code="SENSITIVE_PARAM",
+        )
+
+
 def _masked(record: AppendedRecord, keys: set[str]) -> AppendedRecord:
     params = {key: MASK if key in keys else value for key, value in record.params.items()}
     return replace(record, params=params)
@@ -228,12 +241,20 @@ async def search(
     """Filter, sort and page records; params are compared by their registered type."""
     types: dict[str, applications.ParamType] = {}
     filter_keys = {param_filter.key for param_filter in query.param_filters}
+    application = None
     if filter_keys and (query.application_id or query.application_key):
         application = await applications.find(
             session, query.application_id or query.application_key or ""
         )
+        if application is not None and not query.visibility.allows(application.id):
+            application = None  # as if it did not exist: its records are not found either
         if application is not None:
             types = await applications.param_types(session, application.id, filter_keys)
+    if filter_keys and not query.visibility.sees_sensitive:
+        within = query.visibility.application_ids
+        if application is not None:
+            within = frozenset({application.id})
+        await _refuse_sensitive_filters(session, filter_keys, within)
     records, total, more = await repo.page(
         session, query, offset=offset, limit=limit, param_types=types
     )

@@ -8,6 +8,7 @@ Create Date: 2026-12-05
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -82,24 +83,42 @@ def upgrade() -> None:
         table.add_column(sa.Column("user_agent", sa.String(256), nullable=True))
 
 
+def _roles(scopes: set[str]) -> list[str] | None:
+    """The roles whose scopes make up exactly these, or None if no set of roles does."""
+    if set(_ROLE_SCOPES["admin"]) <= scopes:
+        return ["admin"]
+    roles = [role for role, granted in _ROLE_SCOPES.items() if set(granted) <= scopes]
+    covered = {scope for role in roles for scope in _ROLE_SCOPES[role]}
+    return roles if roles and covered == scopes else None
+
+
 def downgrade() -> None:
+    """Back to roles. A key no set of roles matches exactly (a bound key, a key of log:read or
+    export alone, ...) is revoked rather than widened or narrowed: 0005 cannot express it."""
     with op.batch_alter_table("auth_sessions") as table:
         table.drop_column("user_agent")
         table.drop_column("ip_address")
         table.drop_column("last_seen_at")
     with op.batch_alter_table("api_keys") as table:
         table.add_column(sa.Column("roles", JSONType, nullable=True))
-    keys = sa.table("api_keys", sa.column("id", sa.String), sa.column("scopes", JSONType))
+    keys = sa.table(
+        "api_keys",
+        sa.column("id", sa.String),
+        sa.column("scopes", JSONType),
+        sa.column("application_ids", JSONType),
+        sa.column("roles", JSONType),
+        sa.column("revoked_at", UTCDateTime()),
+    )
     connection = op.get_bind()
-    for key_id, scopes in connection.execute(sa.select(keys.c.id, keys.c.scopes)).all():
+    now = datetime.now(UTC)
+    rows = connection.execute(sa.select(keys.c.id, keys.c.scopes, keys.c.application_ids))
+    for key_id, scopes, application_ids in rows.all():
         scopes = json.loads(scopes) if isinstance(scopes, str) else scopes
-        roles = [role for role, granted in _ROLE_SCOPES.items() if set(granted) <= set(scopes)]
-        connection.execute(
-            sa.text("UPDATE api_keys SET roles = :roles WHERE id = :id").bindparams(
-                sa.bindparam("roles", type_=JSONType)
-            ),
-            {"roles": roles[:1] or ["reader"], "id": key_id},
-        )
+        roles = None if application_ids is not None else _roles(set(scopes))
+        values: dict[str, object] = {"roles": roles or ["reader"]}
+        if roles is None:
+            values["revoked_at"] = sa.func.coalesce(keys.c.revoked_at, now)
+        connection.execute(keys.update().where(keys.c.id == key_id).values(**values))
     with op.batch_alter_table("api_keys") as table:
         table.alter_column("roles", existing_type=JSONType, nullable=False)
         table.drop_constraint(op.f("uq_api_keys_previous_key_hash"), type_="unique")
