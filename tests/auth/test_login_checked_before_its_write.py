@@ -1,7 +1,7 @@
 """A login checks the password before its write transaction (argon2 must never hold the log's
 lock), so what was checked can change before the session is started: the session is started only
 if the user is still active and the password still the one checked. Driven through the two steps
-the login route takes (auth.service.check_password, then auth.service.login), with the change
+the login route takes (auth.sessions.check_password, then auth.sessions.login), with the change
 made through the API in between."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from audittrail.auth import service
+from audittrail.auth import sessions
 from tests.auth.conftest import CreateUser
 from tests.helpers import RECORDS
 
@@ -42,13 +42,13 @@ async def test_a_change_between_check_and_write_signs_nobody_in(
     user = await create_user(EMAIL, PASSWORD, ["reader"])
     database = app.state.database
     async with database.read_session() as session:
-        attempt = await service.check_password(session, EMAIL, PASSWORD)
+        attempt = await sessions.check_password(session, EMAIL, PASSWORD)
     assert attempt.failure is None
 
     response = await client.patch(f"/api/users/{user['id']}", json=change)
     assert response.status_code == 200, response.text
     async with database.write_session() as session:
-        started = await service.login(session, app.state.settings, attempt, ip="203.0.113.9")
+        started = await sessions.login(session, app.state.settings, attempt, ip="203.0.113.9")
 
     assert started is None
     [failed] = await _failed_logins(client)

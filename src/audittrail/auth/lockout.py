@@ -32,7 +32,7 @@ from fastapi import Request
 from limits import RateLimitItem
 
 from audittrail import clock, throttle
-from audittrail.auth.service import ANONYMOUS, TYPED_EMAIL_LENGTH, printable
+from audittrail.auth.sessions import ANONYMOUS, TYPED_EMAIL_LENGTH, printable
 from audittrail.errors import TooManyRequests
 from audittrail.log import system
 from audittrail.log.append import NewRecord
@@ -167,7 +167,7 @@ async def record(queue: system.Queue, lockouts: Sequence[NewRecord]) -> None:
 
 def _lockout(limit: Limit, until: float | None, user_id: str | None, ip: str | None) -> NewRecord:
     """The record of a lock-out. Its summary and actor are fixed, never what was typed (as a
-    failed login's, auth/service.py): the typed email is kept as data in params, printable and
+    failed login's, auth/sessions.py): the typed email is kept as data in params, printable and
     cut alike. `until` is on the counters' time.time(); it is recorded on the project's clock."""
     account = limit.name == ACCOUNT
     ends = None if until is None else clock.now() + timedelta(seconds=throttle.seconds_left(until))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail.access import SESSION_COOKIE, Admin, CurrentPrincipal
-from audittrail.auth import lockout, service
+from audittrail.auth import keys, lockout, sessions, users
 from audittrail.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -68,12 +68,12 @@ async def login(
     # locked-out guesser costs none.
     login_throttle = await lockout.admit(request, body.email, ip)
     # The password is checked before any write: argon2 must never hold the log's lock.
-    attempt = await service.check_password(checking, body.email, body.password.get_secret_value())
+    attempt = await sessions.check_password(checking, body.email, body.password.get_secret_value())
     await checking.close()
     result = None
     if attempt.failure is None:
         async with database.write_session() as session:
-            result = await service.login(
+            result = await sessions.login(
                 session,
                 settings,
                 attempt,
@@ -81,13 +81,13 @@ async def login(
                 user_agent=request.headers.get("user-agent"),
                 replacing=request.cookies.get(SESSION_COOKIE),
             )
-    if result is None:  # a failure; service.login records its own (the user changed since)
+    if result is None:  # a failure; sessions.login records its own (the user changed since)
         queue: system.Queue = request.app.state.writer
         lockouts = await login_throttle.failed(attempt.user_id)
         if attempt.failure is not None:
-            await service.record_failed_login(queue, attempt, ip=ip)
+            await sessions.record_failed_login(queue, attempt, ip=ip)
         await lockout.record(queue, lockouts)
-        return error_response(service.LoginFailed())  # the failure's record is committed
+        return error_response(sessions.LoginFailed())  # the failure's record is committed
     await login_throttle.succeeded()
     response.set_cookie(
         SESSION_COOKIE,
@@ -116,7 +116,7 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
     description="Ends the session behind the cookie or access token.",
 )
 async def logout(principal: CurrentPrincipal, session: WriteSession, ip: ClientIP) -> Response:
-    await service.logout(session, principal, ip=ip)
+    await sessions.logout(session, principal, ip=ip)
     return _signed_out()
 
 
@@ -140,10 +140,10 @@ class SessionPage(PageMeta):
 async def list_sessions(
     principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep, pages: Pages
 ) -> SessionPage:
-    found, total = await service.sessions_page(
+    found, total = await sessions.sessions_page(
         session, settings, principal, offset=pages.offset, limit=pages.page_size
     )
-    sessions = [
+    shown = [
         SessionResponse.model_validate(
             {
                 **{name: getattr(row, name) for name in _SESSION_FIELDS},
@@ -152,7 +152,7 @@ async def list_sessions(
         )
         for row in found
     ]
-    return SessionPage(sessions=sessions, **pages.meta(total))
+    return SessionPage(sessions=shown, **pages.meta(total))
 
 
 _SESSION_FIELDS = tuple(name for name in SessionResponse.model_fields if name != "current")
@@ -172,7 +172,7 @@ async def end_session(
     settings: SettingsDep,
     ip: ClientIP,
 ) -> Response:
-    await service.end_own_session(session, settings, principal, session_id, ip=ip)
+    await sessions.end_own_session(session, settings, principal, session_id, ip=ip)
     if session_id == principal.session_id:
         return _signed_out()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -196,28 +196,28 @@ async def change_password(
     database: DatabaseDep,
     ip: ClientIP,
 ) -> Response:
-    service.own_session(principal)
+    sessions.own_session(principal)
     # The account's login throttle, counted before the current password is checked: a stolen
     # session guesses no faster here than at login, and its guesses add up with the logins'.
     password_throttle = await lockout.admit_password_change(request, principal.name, ip)
     # Both argon2 steps before any write: they must never hold the log's lock.
-    attempt = await service.check_password(
+    attempt = await sessions.check_password(
         checking, principal.name, body.current_password.get_secret_value()
     )
     await checking.close()
     if attempt.failure is not None or attempt.user_id != principal.id:
         queue: system.Queue = request.app.state.writer
         lockouts = await password_throttle.failed(principal.id)
-        await service.record_failed_password_change(queue, principal, ip=ip)
+        await sessions.record_failed_password_change(queue, principal, ip=ip)
         await lockout.record(queue, lockouts)
-        return error_response(service.WrongPassword())  # the failure's record is committed
+        return error_response(sessions.WrongPassword())  # the failure's record is committed
     await password_throttle.succeeded()  # the right password, whatever becomes of the new one
-    new_hash = await service.password_hash(
+    new_hash = await users.password_hash(
         body.new_password, email=principal.name, field="body.new_password"
     )
     assert new_hash is not None
     async with database.write_session() as session:
-        await service.change_password(session, principal, attempt, new_hash, ip=ip)
+        await sessions.change_password(session, principal, attempt, new_hash, ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -243,22 +243,22 @@ class UserPage(PageMeta):
 async def create_user(
     body: UserCreate, principal: Admin, database: DatabaseDep, ip: ClientIP
 ) -> UserResponse:
-    password_hash = await service.password_hash(body.password, email=body.email)
+    password_hash = await users.password_hash(body.password, email=body.email)
     assert password_hash is not None
     async with database.write_session() as session:
-        user = await service.create_user(session, body, password_hash, actor=principal.actor, ip=ip)
+        user = await users.create_user(session, body, password_hash, actor=principal.actor, ip=ip)
     return UserResponse.model_validate(user)
 
 
 @users_router.get("", response_model=UserPage)
 async def list_users(_: Admin, session: ReadSession, pages: Pages) -> UserPage:
-    users, total = await service.users_page(session, offset=pages.offset, limit=pages.page_size)
-    return UserPage(users=[UserResponse.model_validate(u) for u in users], **pages.meta(total))
+    found, total = await users.users_page(session, offset=pages.offset, limit=pages.page_size)
+    return UserPage(users=[UserResponse.model_validate(u) for u in found], **pages.meta(total))
 
 
 @users_router.get("/{user_id}", response_model=UserResponse)
 async def get_user(user_id: str, _: Admin, session: ReadSession) -> UserResponse:
-    return UserResponse.model_validate(await service.get_user(session, user_id))
+    return UserResponse.model_validate(await users.get_user(session, user_id))
 
 
 @users_router.patch("/{user_id}", response_model=UserResponse)
@@ -272,11 +272,11 @@ async def update_user(
 ) -> UserResponse:
     password_hash = None
     if body.password is not None:  # checked against the user's email, hashed before the write
-        email = (await service.get_user(checking, user_id)).email
+        email = (await users.get_user(checking, user_id)).email
         await checking.close()
-        password_hash = await service.password_hash(body.password, email=email)
+        password_hash = await users.password_hash(body.password, email=email)
     async with database.write_session() as session:
-        user = await service.update_user(
+        user = await users.update_user(
             session, user_id, body, password_hash, actor=principal.actor, ip=ip
         )
     return UserResponse.model_validate(user)
@@ -295,13 +295,13 @@ class ApiKeyPage(PageMeta):
 async def create_api_key(
     body: ApiKeyCreate, principal: Admin, session: WriteSession, ip: ClientIP
 ) -> ApiKeyCreated:
-    api_key, key = await service.create_api_key(session, body, creator=principal, ip=ip)
+    api_key, key = await keys.create_api_key(session, body, creator=principal, ip=ip)
     response = await _key_responses(session, [api_key])
     return ApiKeyCreated.model_validate({**response[0].model_dump(), "key": key})
 
 
-async def _key_responses(session: AsyncSession, keys: list[ApiKey]) -> list[ApiKeyResponse]:
-    refs = await service.application_refs(session, keys)
+async def _key_responses(session: AsyncSession, api_keys: list[ApiKey]) -> list[ApiKeyResponse]:
+    refs = await keys.application_refs(session, api_keys)
     return [
         ApiKeyResponse.model_validate(
             {
@@ -311,7 +311,7 @@ async def _key_responses(session: AsyncSession, keys: list[ApiKey]) -> list[ApiK
                 else [ApplicationRef(id=i, key=refs.get(i, "")) for i in api_key.application_ids],
             }
         )
-        for api_key in keys
+        for api_key in api_keys
     ]
 
 
@@ -320,13 +320,13 @@ _KEY_FIELDS = tuple(name for name in ApiKeyResponse.model_fields if name != "app
 
 @api_keys_router.get("", response_model=ApiKeyPage)
 async def list_api_keys(_: Admin, session: ReadSession, pages: Pages) -> ApiKeyPage:
-    keys, total = await service.api_keys_page(session, offset=pages.offset, limit=pages.page_size)
-    return ApiKeyPage(api_keys=await _key_responses(session, keys), **pages.meta(total))
+    found, total = await keys.api_keys_page(session, offset=pages.offset, limit=pages.page_size)
+    return ApiKeyPage(api_keys=await _key_responses(session, found), **pages.meta(total))
 
 
 @api_keys_router.get("/{key_id}", response_model=ApiKeyResponse)
 async def get_api_key(key_id: str, _: Admin, session: ReadSession) -> ApiKeyResponse:
-    return (await _key_responses(session, [await service.get_api_key(session, key_id)]))[0]
+    return (await _key_responses(session, [await keys.get_api_key(session, key_id)]))[0]
 
 
 @api_keys_router.delete(
@@ -337,7 +337,7 @@ async def get_api_key(key_id: str, _: Admin, session: ReadSession) -> ApiKeyResp
 async def revoke_api_key(
     key_id: str, principal: Admin, session: WriteSession, ip: ClientIP
 ) -> ApiKeyResponse:
-    api_key = await service.revoke_api_key(session, key_id, actor=principal.actor, ip=ip)
+    api_key = await keys.revoke_api_key(session, key_id, actor=principal.actor, ip=ip)
     return (await _key_responses(session, [api_key]))[0]
 
 
@@ -359,7 +359,7 @@ async def rotate_api_key(
     grace_seconds = body.grace_seconds if body else None
     if grace_seconds is None:
         grace_seconds = settings.api_key_rotation_grace_seconds
-    api_key, key = await service.rotate_api_key(
+    api_key, key = await keys.rotate_api_key(
         session, key_id, timedelta(seconds=grace_seconds), actor=principal.actor, ip=ip
     )
     response = await _key_responses(session, [api_key])
