@@ -27,7 +27,6 @@ ADMIN = "admin"
 WRITER = "writer"
 READER = "reader"
 AUDITOR = "auditor"
-ROLES = (ADMIN, WRITER, READER, AUDITOR)
 
 RECORDS_WRITE = "records:write"
 RECORDS_READ = "records:read"

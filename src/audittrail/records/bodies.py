@@ -3,8 +3,9 @@
 The intake routes take the request alone rather than FastAPI's body and header parameters: its
 per-request dependency resolution cost more than everything else a single POST does. That also
 puts authentication before the body, so a caller without credentials learns nothing of the
-body's shape. A body is JSON whatever its declared type; errors are the envelope FastAPI's
-validation produces everywhere else (handlers.request_validation_error).
+body's shape. A body is read only if declared JSON (the routes check: deps.check_media_type),
+and strictly (strict_json: no key twice); errors are the envelope FastAPI's validation produces
+everywhere else (handlers.request_validation_error).
 """
 
 from __future__ import annotations
