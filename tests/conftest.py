@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -116,8 +117,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def app_settings(database_url: str, directory: Path, **overrides: Any) -> Settings:
+    """The settings of a test's app: the bootstrap admin and key above, files in directory."""
     return Settings(
         database_url=database_url,
         auto_migrate=False,
@@ -125,10 +126,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         bootstrap_admin_password=ADMIN_PASSWORD,
         bootstrap_api_key=ADMIN_KEY,
         secret_key="test-secret-" + "s" * 40,
-        secret_key_file=tmp_path / "secret",
-        log_key_file=tmp_path / "log.key",
+        secret_key_file=directory / "secret",
+        log_key_file=directory / "log.key",
         tune_gc=False,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return app_settings(database_url, tmp_path)
 
 
 @pytest.fixture

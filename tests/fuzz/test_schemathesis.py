@@ -26,9 +26,8 @@ from audittrail.app import create_app
 from audittrail.config import Settings
 from audittrail.db import migrate
 from tests.conftest import (
-    ADMIN_EMAIL,
     ADMIN_KEY,
-    ADMIN_PASSWORD,
+    app_settings,
     new_postgres_database,
     skip_without_postgres,
 )
@@ -47,20 +46,9 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def _settings(database_url: str, directory: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        auto_migrate=False,
-        bootstrap_admin_email=ADMIN_EMAIL,
-        bootstrap_admin_password=ADMIN_PASSWORD,
-        bootstrap_api_key=ADMIN_KEY,
-        secret_key="test-secret-" + "s" * 40,
-        secret_key_file=directory / "secret",
-        log_key_file=directory / "log.key",
-        tune_gc=False,
-        # One client sends thousands of reads a minute here: the per-credential limit would
-        # answer most of `make fuzz` with 429 (tests/throttle tests it). The login throttle stays.
-        rate_limit="1000000/minute",
-    )
+    # One client sends thousands of reads a minute here: the per-credential limit would answer
+    # most of `make fuzz` with 429 (tests/throttle tests it). The login throttle stays.
+    return app_settings(database_url, directory, rate_limit="1000000/minute")
 
 
 def _config() -> schemathesis.Config:
