@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,13 @@ def test_the_migrated_schema_is_the_models(empty_database: str) -> None:
             async with database.writer.connect() as connection:
                 return await connection.run_sync(
                     lambda sync: compare_metadata(
-                        MigrationContext.configure(sync, opts={"compare_type": True}),
+                        MigrationContext.configure(
+                            sync,
+                            opts={
+                                "compare_type": True,
+                                "include_object": described_by_models(sync),
+                            },
+                        ),
                         Base.metadata,
                     )
                 )
@@ -67,6 +73,28 @@ def test_the_migrated_schema_is_the_models(empty_database: str) -> None:
             await database.dispose()
 
     assert asyncio.run(differences()) == []
+
+
+def described_by_models(connection: Any) -> Callable[..., bool]:
+    """What the models describe on this database: on SQLite, not the FTS5 table and its shadow
+    tables (migration 0007; SQLAlchemy has no virtual tables), nor the indexes only PostgreSQL
+    has (the models say so with ddl_if, which the comparison does not read); and nowhere the
+    full-text index, an index over an expression, which alembic cannot compare."""
+    sqlite = connection.dialect.name == "sqlite"
+
+    def described(item: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
+        if name == "ix_records_search":
+            return False
+        if not sqlite or name is None:
+            return True
+        if kind == "table":
+            return not name.startswith("records_search")
+        return not (kind == "index" and name in POSTGRES_ONLY_INDEXES)
+
+    return described
+
+
+POSTGRES_ONLY_INDEXES = {"ix_records_search", "ix_records_params", "ix_records_metadata"}
 
 
 def test_keys_with_roles_get_their_scopes_and_back(empty_database: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
@@ -165,9 +166,25 @@ class Record(Base):
     # Not a field of the record: the Merkle tree's hashes this record's append completed, its
     # leaf hash first (log/tree_store.py); NULL only where the tree lacks them. Loaded on demand.
     tree_hashes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # Not a field of the record either: the words full-text search finds it by
+    # (search_words.py), written by the append. NULL for records loaded around the service.
+    search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     # viewonly: a record names its application by application_id; loading it is for responses.
     application: Mapped[Application | None] = relationship(lazy="raise", viewonly=True)
+
+
+# PostgreSQL's indexes for full text and for params and metadata by value (migration 0007);
+# SQLite's full-text index is the FTS5 table records_search, which the models do not describe.
+SEARCH_VECTOR = func.to_tsvector(literal_column("'simple'::regconfig"), Record.search_text)
+Index("ix_records_search", SEARCH_VECTOR, postgresql_using="gin").ddl_if(dialect="postgresql")
+for _column in ("params", "metadata"):
+    Index(
+        f"ix_records_{_column}",
+        Record.__table__.c[_column],
+        postgresql_using="gin",
+        postgresql_ops={_column: "jsonb_path_ops"},
+    ).ddl_if(dialect="postgresql")
 
 
 class LogHead(Base):

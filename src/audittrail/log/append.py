@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail import clock
+from audittrail import clock, search_words
 from audittrail.db import bulk
 from audittrail.db.models import Application, Record
 from audittrail.ids import new_id
@@ -46,6 +46,8 @@ class NewRecord:
     # Whether it records a change to what records are checked against (keys, users, roles,
     # applications, param definitions): appending it bumps the registry version.
     changes_registry: bool = False
+    # Params whose values full-text search must not find (sensitive ones): search_words.document.
+    unsearchable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,12 @@ _SCALAR_COLUMNS = tuple(
 )
 _scalar_values = operator.attrgetter(*_SCALAR_COLUMNS)
 _leaf_values = operator.attrgetter(*LEAF_FIELDS)
-# The JSON columns as their text (canonical.stored_json), then what the record stores of the
-# Merkle tree (log/tree_store.py).
-_INSERTED = (*_SCALAR_COLUMNS, *_JSON_COLUMNS, "tree_hashes")
+# The JSON columns as their text (canonical.stored_json), what the record stores of the Merkle
+# tree (log/tree_store.py) and the words search finds it by (search_words.py).
+_INSERTED = (*_SCALAR_COLUMNS, *_JSON_COLUMNS, "tree_hashes", "search_text")
+# SQLite's full-text index of search_text (migration 0007): FTS5 with records as its external
+# content, so it is written here, in the append's transaction, rather than by a trigger.
+_SQLITE_SEARCH_INSERT = "INSERT INTO records_search (rowid, search_text) VALUES (?, ?)"
 
 
 async def append(
@@ -104,38 +109,76 @@ async def append(
     new_records: Sequence[NewRecord],
     *,
     locked: log_head.Head | None = None,
+    times: Sequence[datetime] | None = None,
 ) -> list[AppendedRecord]:
     """Sequence the records, insert them and extend the tree, in the caller's transaction.
 
     ``locked``: the head as `log_head.lock` returned it earlier in this transaction, which saves
-    taking the lock a second time (one round trip of every group commit).
+    taking the lock a second time (one round trip of every group commit). ``times``: each
+    record's created_at, for loading history (`audittrail seed`), in place of now; they must
+    not run backwards, from the head's last time on.
     """
     if not new_records:
         return []
     head = locked if locked is not None else await log_head.lock(session)
-    # created_at never runs backwards along the log, so ordering by time agrees with seq.
-    created_at = clock.now()
-    if head.last_created_at is not None and created_at < head.last_created_at:
-        created_at = head.last_created_at
+    created = _times(head, len(new_records), times)
     records = [
         _appended(new, seq=head.size + offset, created_at=created_at)
-        for offset, new in enumerate(new_records)
+        for offset, (new, created_at) in enumerate(zip(new_records, created, strict=True))
     ]
     extension = await tree_store.extend(session, head.size, head.root_hash, records)
+    search_texts = [
+        search_words.document(_searched_values(record), record.params, new.unsearchable)
+        for record, new in zip(records, new_records, strict=True)
+    ]
     rows = [
-        (*_scalar_values(record), stored_json(record.params), stored_json(record.metadata), hashes)
-        for record, hashes in zip(records, extension.tree_hashes, strict=True)
+        (
+            *_scalar_values(record),
+            stored_json(record.params),
+            stored_json(record.metadata),
+            hashes,
+            search_text,
+        )
+        for record, hashes, search_text in zip(
+            records, extension.tree_hashes, search_texts, strict=True
+        )
     ]
     await bulk.insert_rows(session, RECORDS, _INSERTED, rows, encoded=frozenset(_JSON_COLUMNS))
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql(
+            _SQLITE_SEARCH_INSERT,
+            [(record.seq, text) for record, text in zip(records, search_texts, strict=True)],
+        )
     changes_registry = any(new.changes_registry for new in new_records)
     moved = log_head.Head(
         size=head.size + len(records),
         root_hash=extension.root,
-        last_created_at=created_at,
+        last_created_at=records[-1].created_at,
         registry_version=head.registry_version + changes_registry,
     )
     await log_head.advance(session, moved)
     return records
+
+
+def _times(head: log_head.Head, count: int, times: Sequence[datetime] | None) -> list[datetime]:
+    """Each record's created_at. It never runs backwards along the log, so ordering by time
+    agrees with ordering by seq (the record list's keyset cursor relies on it)."""
+    if times is None:
+        now = clock.now()
+        if head.last_created_at is not None and now < head.last_created_at:
+            now = head.last_created_at
+        return [now] * count
+    given = list(times)
+    previous = head.last_created_at
+    for moment in given:
+        if previous is not None and moment < previous:
+            raise ValueError("created_at would run backwards along the log")
+        previous = moment
+    return given
+
+
+_searched_values = operator.attrgetter(*search_words.FIELDS)
 
 
 # What a tlog-tiles entry bundle holds of one entry: its length is two bytes.

@@ -54,8 +54,10 @@ async def prepare(
     await check_binding(lookup, principal, request.application_id, request.application_key)
     application = await resolve_application(lookup, request.application_id, request.application_key)
     params = request.params
+    unsearchable: frozenset[str] = frozenset()
     if application is not None:
         definitions = await lookup.definitions(application.id)
+        unsearchable = frozenset(d.key for d in definitions if d.sensitive)
         params, problems = applications.validate_params(
             definitions, request.params, allow_unknown=application.allow_unknown_params
         )
@@ -78,6 +80,7 @@ async def prepare(
         params=params,
         metadata=request.metadata,
         ip_address=ip,
+        unsearchable=unsearchable,
     )
     limits.check_leaf_size(new)
     return new

@@ -1,0 +1,125 @@
+"""Full-text search, and params and metadata indexed by value
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05
+
+records.search_text holds the words a record is found by (audittrail/search_words.py), which
+the append writes from now on; for the records already there it is filled here, with the
+param definitions' current sensitivity, the one UPDATE of records this migration makes (the
+append-only trigger is suspended for it, in the same transaction, as 0005 did). PostgreSQL
+indexes it with a GIN index over to_tsvector('simple', search_text), and params and metadata
+with GIN jsonb_path_ops indexes (equality by containment). SQLite gets an FTS5 table with
+records as its external content, rebuilt from them here and written by the append afterwards.
+"""
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from audittrail import search_words
+from audittrail.db.append_only import sqlite_trigger
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CHUNK = 10_000
+SEARCHED = search_words.FIELDS
+
+_records = sa.table(
+    "records",
+    sa.column("seq"),
+    sa.column("application_id"),
+    sa.column("params", sa.JSON),
+    sa.column("search_text"),
+    *(sa.column(name) for name in SEARCHED),
+)
+_definitions = sa.table(
+    "param_definitions", sa.column("application_id"), sa.column("key"), sa.column("sensitive")
+)
+FTS5_TABLE = (
+    "CREATE VIRTUAL TABLE records_search USING fts5(search_text, content='records', "
+    "content_rowid='seq', tokenize='unicode61 remove_diacritics 0')"
+)
+
+
+def upgrade() -> None:
+    op.add_column("records", sa.Column("search_text", sa.Text(), nullable=True))
+    with _records_updatable():
+        _fill_search_text()
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE INDEX ix_records_search ON records "
+            "USING gin (to_tsvector('simple'::regconfig, search_text))"
+        )
+        for column in ("params", "metadata"):
+            op.execute(
+                f"CREATE INDEX ix_records_{column} ON records USING gin ({column} jsonb_path_ops)"
+            )
+    else:
+        op.execute(FTS5_TABLE)
+        op.execute("INSERT INTO records_search (records_search) VALUES ('rebuild')")
+
+
+def _fill_search_text() -> None:
+    bind = op.get_bind()
+    sensitive: dict[str, set[str]] = {}
+    for application_id, key in bind.execute(
+        sa.select(_definitions.c.application_id, _definitions.c.key).where(
+            _definitions.c.sensitive.is_(True)
+        )
+    ):
+        sensitive.setdefault(application_id, set()).add(key)
+    last = bind.execute(sa.select(sa.func.max(_records.c.seq))).scalar_one()
+    for start in range(0, -1 if last is None else last + 1, CHUNK):
+        rows = bind.execute(
+            sa.select(
+                _records.c.seq,
+                _records.c.application_id,
+                _records.c.params,
+                *(_records.c[name] for name in SEARCHED),
+            ).where(_records.c.seq.between(start, start + CHUNK - 1))
+        )
+        updates = [_search_text(row, sensitive) for row in rows]
+        if updates:
+            bind.execute(
+                _records.update()
+                .where(_records.c.seq == sa.bindparam("holder"))
+                .values(search_text=sa.bindparam("text")),
+                updates,
+            )
+
+
+def _search_text(row: Any, sensitive: dict[str, set[str]]) -> dict[str, Any]:
+    texts = [getattr(row, name) for name in SEARCHED]
+    unsearchable = sensitive.get(row.application_id, set())
+    return {
+        "holder": row.seq,
+        "text": search_words.document(texts, row.params or {}, unsearchable),
+    }
+
+
+@contextlib.contextmanager
+def _records_updatable() -> Iterator[None]:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE records DISABLE TRIGGER records_append_only")
+        yield
+        op.execute("ALTER TABLE records ENABLE TRIGGER records_append_only")
+    else:
+        op.execute("DROP TRIGGER records_no_update")
+        yield
+        op.execute(sqlite_trigger("records", "UPDATE"))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for index in ("ix_records_search", "ix_records_params", "ix_records_metadata"):
+            op.execute(f"DROP INDEX {index}")
+    else:
+        op.execute("DROP TABLE records_search")
+    op.drop_column("records", "search_text")
