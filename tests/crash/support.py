@@ -225,6 +225,25 @@ async def check_log(client: httpx.AsyncClient, ingest: Ingest) -> list[dict[str,
     return entries
 
 
+async def check_search(client: httpx.AsyncClient, entries: list[dict[str, Any]]) -> None:
+    """Full-text search agrees with the log: a search for the ingest's event type finds exactly
+    its records there (each acknowledged one among them), whatever the kill interrupted."""
+    stored = {entry["id"] for entry in entries if entry["event_type"] == EVENT_TYPE}
+    found: list[str] = []
+    params: dict[str, Any] = {"search": EVENT_TYPE, "page_size": 200}
+    while True:
+        response = await client.get(RECORDS, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["total"] == len(stored)
+        found.extend(record["id"] for record in page["records"])
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert len(found) == len(set(found)) == len(stored)
+    assert set(found) == stored
+
+
 async def caught_up_checkpoint(client: httpx.AsyncClient, size: int) -> None:
     """Wait until the checkpointer has signed a checkpoint of this size."""
     deadline = time.monotonic() + 10

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from audittrail import search_words
 from tests.conftest import make_client
 from tests.helpers import RECORDS, create_application, post_record, record_total
 
@@ -179,10 +180,15 @@ def _in(field: str, *values: str | None) -> Callable[[Record, Catalog], bool]:
 
 
 def _search(text: str) -> Callable[[Record, Catalog], bool]:
-    fields = ("summary", "event_type", "actor", "entity_type", "entity_id", "application_key")
-    return lambda record, _catalog: any(
-        text.lower() in (record[field] or "").lower() for field in fields
-    )
+    """The records whose fields or param values hold the text's words, in order, whole."""
+    wanted = " ".join(search_words.words(text))
+
+    def found(record: Record, _catalog: Catalog) -> bool:
+        texts = [record[field] for field in search_words.FIELDS]
+        words = search_words.document(texts, record["params"], ())
+        return f" {wanted} " in f" {words} "
+
+    return found
 
 
 def _posted(*names: str) -> Callable[[Record, Catalog], bool]:
@@ -249,8 +255,10 @@ FILTERS: dict[str, list[tuple[Params, Matches]]] = {
         ({"search": "refunded"}, _search("refunded")),
         ({"search": "shipping"}, _search("shipping")),  # the application key
         ({"search": "parcel"}, _search("parcel")),
-        ({"search": "50%"}, _posted("paid_2")),  # % is literal: not "50 EUR"
-        ({"search": "p_1"}, _posted("shipped")),  # _ is literal: not "step-1"
+        ({"search": "50%"}, _search("50")),  # punctuation separates words
+        ({"search": "p_1"}, _posted("shipped")),  # the words "p 1" in order: not "step-1"
+        ({"search": "refund"}, _nothing),  # whole words: not "Refunded"
+        ({"search": "refund*"}, _search("refunded")),
         ({"search": "no such text"}, _nothing),
         ({"search": ""}, lambda record, _: True),  # empty: no filter
     ],

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    SQLColumnExpression,
     and_,
     case,
     cast,
@@ -22,15 +23,19 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from audittrail.access import Visibility
 from audittrail.applications.service import ParamType, format_datetime
 from audittrail.db.models import ParamDefinition, Record
 from audittrail.errors import FieldProblem, Unprocessable
+from audittrail.records import search as full_text
 from audittrail.records.schemas import SEVERITY_RANK, Severity
+from audittrail.records.search import Search
 from audittrail.schemas import text_problem
 
 
@@ -158,6 +163,41 @@ def _texts(name: str, value: Any) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class MetadataFilter:
+    """metadata=key:value: the record's metadata has `key` at its top level, and its value is the
+    text `value`, or the JSON number, true, false or null that `value` spells."""
+
+    key: str
+    value: str
+
+    def scalars(self) -> list[Any]:
+        """The JSON values that match: the text, and what it spells if it is a JSON scalar."""
+        matches: list[Any] = [self.value]
+        try:
+            spelled = json.loads(self.value, parse_constant=_not_json)
+        except (ValueError, RecursionError):
+            return matches
+        if spelled is None or isinstance(spelled, bool | int | float):
+            matches.append(spelled)
+        return matches
+
+
+def parse_metadata(raw: list[str] | None) -> list[MetadataFilter]:
+    filters = []
+    for index, item in enumerate(raw or []):
+        key, colon, value = item.partition(":")
+        where = f"item {index}" if len(raw or []) > 1 else "its value"
+        if not colon or not key:
+            raise invalid("metadata", f"{where}: expected key:value, as in metadata=region:eu.")
+        for name, text in (("key", key), ("value", value)):
+            problem = text_problem(text)
+            if problem is not None:
+                raise invalid("metadata", f"{where}: {name} {problem}", "UNSUPPORTED_VALUE")
+        filters.append(MetadataFilter(key, value))
+    return filters
+
+
+@dataclass(frozen=True)
 class Cursor:
     """Where a page ended: its last record's sort key and seq, under the sort it was issued for."""
 
@@ -215,7 +255,7 @@ def _seq(seq: Any) -> int:
 class RecordQuery:
     visibility: Visibility
     """Whose records the reader may see: no query without it (access.Visibility)."""
-    search: str | None = None
+    search: Search | None = None
     event_types: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     actors: list[str] = field(default_factory=list)
@@ -228,6 +268,7 @@ class RecordQuery:
     application_key: str | None = None
     registered_params_only: bool = False
     param_filters: list[ParamFilter] = field(default_factory=list)
+    metadata: list[MetadataFilter] = field(default_factory=list)
     sort_by: SortField = SortField.CREATED_AT
     sort_dir: SortDir = SortDir.DESC
     cursor: Cursor | None = None
@@ -298,29 +339,41 @@ def conditions(
         where.append(Record.created_at >= query.date_from)
     if query.date_to is not None:
         where.append(Record.created_at <= query.date_to)
-    if query.search:
-        pattern = f"%{_escape_like(query.search)}%"
-        where.append(
-            or_(
-                *(
-                    column.ilike(pattern, escape="\\")
-                    for column in (
-                        Record.summary,
-                        Record.event_type,
-                        Record.actor,
-                        Record.entity_type,
-                        Record.entity_id,
-                        Record.application_key,
-                    )
-                )
-            )
-        )
-    access = ParamAccess(dialect)
+    if query.search is not None:
+        where.append(full_text.condition(query.search, dialect))
+    access = JsonAccess(dialect)
     for param_filter in query.param_filters:
         where.append(access.condition(param_filter, types.get(param_filter.key)))
         if query.registered_params_only:
             where.append(_is_registered(param_filter.key))
+    for metadata_filter in query.metadata:
+        where.append(access.metadata_condition(metadata_filter))
     return where
+
+
+def is_filtered(query: RecordQuery) -> bool:
+    """Whether the query narrows the records beyond what its reader may see."""
+    return any(
+        (
+            query.search,
+            query.event_types,
+            query.categories,
+            query.actors,
+            query.severities,
+            query.param_filters,
+            query.metadata,
+        )
+    ) or any(
+        value is not None
+        for value in (
+            query.entity_type,
+            query.entity_id,
+            query.date_from,
+            query.date_to,
+            query.application_id,
+            query.application_key,
+        )
+    )
 
 
 def with_cursor(query: RecordQuery, where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
@@ -349,8 +402,10 @@ def _infer_type(value: Any) -> ParamType:
     return ParamType.STRING
 
 
-class ParamAccess:
-    """Typed reads of params[key] on either database; a value of another JSON type never matches."""
+class JsonAccess:
+    """Typed reads of params[key] and metadata[key] on either database; a value of another JSON
+    type never matches. On PostgreSQL, equality also asks for containment (`@>`), which the
+    columns' GIN jsonb_path_ops indexes answer (migration 0007)."""
 
     def __init__(self, dialect: str) -> None:
         self.postgres = dialect == "postgresql"
@@ -360,7 +415,7 @@ class ParamAccess:
     ) -> ColumnElement[bool]:
         key, operator, value = param_filter.key, param_filter.operator, param_filter.value
         if operator is Operator.EXISTS:
-            present = self._json_type(key).is_not(None)
+            present = self._json_type(Record.params, key).is_not(None)
             return present if value is not False else not_(present)
         param_type = registered or _infer_type(value)
         if operator not in OPERATORS_BY_TYPE[param_type]:
@@ -374,10 +429,42 @@ class ParamAccess:
         ]
         typed, is_type = self._typed(key, param_type)
         if operator is Operator.IN:
-            return and_(is_type, typed.in_(values))
+            return and_(is_type, typed.in_(values), self._contained(Record.params, key, values))
         if operator is Operator.CONTAINS:
             return and_(is_type, typed.ilike(f"%{_escape_like(str(values[0]))}%", escape="\\"))
+        if operator is Operator.EQ:
+            return and_(is_type, typed == values[0], self._contained(Record.params, key, values))
         return and_(is_type, _compare(typed, operator, values[0]))
+
+    def metadata_condition(self, metadata_filter: MetadataFilter) -> ColumnElement[bool]:
+        column = Record.metadata_
+        key, scalars = metadata_filter.key, metadata_filter.scalars()
+        if self.postgres:
+            return self._contained(column, key, scalars)
+        path = _sqlite_path(key)
+        json_type, value = func.json_type(column, path), func.json_extract(column, path)
+        matches = [and_(json_type == "text", value == metadata_filter.value)]
+        for scalar in scalars[1:]:
+            if scalar is None:
+                matches.append(json_type == "null")
+            elif isinstance(scalar, bool):
+                matches.append(json_type == ("true" if scalar else "false"))
+            else:
+                matches.append(and_(json_type.in_(("integer", "real")), value == scalar))
+        return or_(*matches)
+
+    def _contained(
+        self, column: SQLColumnExpression[Any], key: str, values: list[Any]
+    ) -> ColumnElement[bool]:
+        """PostgreSQL: the column holds {key: value} for one of the values (true elsewhere)."""
+        if not self.postgres:
+            return true()
+        return or_(
+            *(
+                column.op("@>", is_comparison=True)(cast(json.dumps({key: value}), JSONB))
+                for value in values
+            )
+        )
 
     def _coerce(self, key: str, param_type: ParamType, value: Any) -> Any:
         wrong = invalid(
@@ -408,16 +495,16 @@ class ParamAccess:
                 raise wrong from None
         return value
 
-    def _json_type(self, key: str) -> ColumnElement[Any]:
+    def _json_type(self, column: SQLColumnExpression[Any], key: str) -> ColumnElement[Any]:
         if self.postgres:
-            return func.jsonb_typeof(func.jsonb_extract_path(Record.params, key))
-        return func.json_type(Record.params, _sqlite_path(key))
+            return func.jsonb_typeof(func.jsonb_extract_path(column, key))
+        return func.json_type(column, _sqlite_path(key))
 
     def _typed(
         self, key: str, param_type: ParamType
     ) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
         """The value as SQL of the param's type, and the condition that it has that JSON type."""
-        json_type = self._json_type(key)
+        json_type = self._json_type(Record.params, key)
         if param_type in (ParamType.INTEGER, ParamType.NUMBER):
             is_type = json_type == "number" if self.postgres else json_type.in_(("integer", "real"))
             if self.postgres:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import ColumnElement, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from audittrail.applications.service import ParamType
 from audittrail.db.models import IdempotencyKey, Record
+from audittrail.log import head as log_head
 from audittrail.records import idempotency
 from audittrail.records import query as q
 from audittrail.records.idempotency import Identity
@@ -31,9 +32,7 @@ async def page(
     """One page of records, the total matching the filters, and whether more follow."""
     dialect = session.get_bind().dialect.name
     where = q.conditions(query, dialect, param_types)
-    total = (
-        await session.execute(select(func.count()).select_from(Record).where(*where))
-    ).scalar_one()
+    total = await _total(session, query, where)
     if query.cursor is None and offset >= total:
         # Past the end: nothing to read, and an offset past any 64-bit count never reaches SQL.
         return [], total, False
@@ -48,6 +47,18 @@ async def page(
         statement = statement.offset(offset)
     records = list((await session.execute(statement)).scalars())
     return records[:limit], total, len(records) > limit
+
+
+async def _total(
+    session: AsyncSession, query: q.RecordQuery, where: list[ColumnElement[bool]]
+) -> int:
+    """How many records match: exact. Every record, for a reader who sees them all, is the
+    log's size, which the head keeps; anything else is counted (docs/queries.md: by index)."""
+    if query.visibility.application_ids is None and not q.is_filtered(query):
+        return (await log_head.read(session)).size
+    return (
+        await session.execute(select(func.count()).select_from(Record).where(*where))
+    ).scalar_one()
 
 
 async def by_ids(session: AsyncSession, record_ids: set[str]) -> dict[str, Record]:

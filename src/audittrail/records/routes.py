@@ -14,6 +14,7 @@ from audittrail.deps import ReadSession
 from audittrail.log.append import AppendedRecord
 from audittrail.pagination import Pages
 from audittrail.records import query as q
+from audittrail.records import search as full_text
 from audittrail.records import service
 from audittrail.records.schemas import RecordPage, RecordResponse, Severity
 from audittrail.schemas import UtcDatetime
@@ -70,7 +71,17 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 
 def record_query(
     principal: RecordsReader,
-    search: Annotated[str | None, Query(max_length=256, description="Free text.")] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=256,
+            description="Full text over summary, event type, category, actor, entity, "
+            'application key and param values: words match whole, `refund*` by prefix, `"in '
+            'order"` as a phrase, `-word` excludes, all terms must match; `INV-1042` finds the '
+            "identifier whole and by its parts.",
+            examples=['refund* -test "card declined"'],
+        ),
+    ] = None,
     event_types: Annotated[str | None, Query(description="Comma-separated.")] = None,
     categories: Annotated[str | None, Query(description="Comma-separated.")] = None,
     actors: Annotated[str | None, Query(description="Comma-separated.")] = None,
@@ -93,6 +104,14 @@ def record_query(
             examples=['[{"key": "amount", "operator": "gte", "value": 100}]'],
         ),
     ] = None,
+    metadata: Annotated[
+        list[str] | None,
+        Query(
+            description="key:value, repeatable: the metadata's top-level key has this value (its "
+            "text, or the JSON number, true, false or null it spells).",
+            examples=[["region:eu"]],
+        ),
+    ] = None,
     sort_by: Annotated[q.SortField, Query()] = q.SortField.CREATED_AT,
     sort_dir: Annotated[q.SortDir, Query()] = q.SortDir.DESC,
     cursor: Annotated[
@@ -102,7 +121,7 @@ def record_query(
 ) -> q.RecordQuery:
     return q.RecordQuery(
         visibility=principal.visibility,
-        search=search or None,
+        search=full_text.parse(search),
         event_types=q.split_list("event_types", event_types),
         categories=q.split_list("categories", categories),
         actors=q.split_list("actors", actors),
@@ -115,6 +134,7 @@ def record_query(
         application_key=application_key,
         registered_params_only=registered_params_only,
         param_filters=q.parse_param_filters(param_filters),
+        metadata=q.parse_metadata(metadata),
         sort_by=sort_by,
         sort_dir=sort_dir,
         cursor=q.Cursor.decode(cursor) if cursor else None,

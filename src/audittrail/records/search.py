@@ -1,0 +1,108 @@
+"""The record list's `search`: its syntax, and the full-text condition it becomes on each database.
+
+    refund            records with the word (whole: "refund", not "refunded")
+    refund*           words starting with it
+    "card declined"   the words in this order, next to each other
+    -test             without the word (also -"a phrase", -pref*)
+    INV-1042          several words: all of them must be there
+
+A term made of several words (an identifier: `INV-1042`, `alice@example.com`, `10.0.0.7`, a
+UUID) is a phrase of its words, split as the records' words are (search_words.py): it finds the
+identifier whole, and each of its words alone finds it by its parts. Terms without a word (`-`,
+`***`, `--`) are dropped; a search with none left is no filter. An unclosed quote is a 422.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, not_, select, table
+
+from audittrail import search_words
+from audittrail.db.models import SEARCH_VECTOR, Record
+from audittrail.errors import FieldProblem, Unprocessable
+
+TERM = re.compile(r'(?P<exclude>-)?(?:"(?P<phrase>[^"]*)"(?P<quoted_prefix>\*)?|(?P<bare>[^\s"]+))')
+# SQLite's FTS5 index (migration 0007): its rowid is the record's seq.
+_FTS5 = table("records_search", column("rowid"), column("records_search"))
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    prefix: bool  # the last word may be the start of a longer one
+
+
+@dataclass(frozen=True)
+class Search:
+    required: tuple[Term, ...]
+    excluded: tuple[Term, ...]
+
+
+def parse(text: str | None) -> Search | None:
+    """The search, or None if it has no word to look for."""
+    if not text:
+        return None
+    if text.count('"') % 2:
+        problem = FieldProblem(
+            "query.search", "INVALID_SEARCH", 'has a quote (") that is not closed.'
+        )
+        raise Unprocessable(
+            'Invalid query parameter search: a quote (") is not closed.', details=[problem]
+        )
+    required: list[Term] = []
+    excluded: list[Term] = []
+    for match in TERM.finditer(text):
+        if match["phrase"] is not None:
+            term = Term(tuple(search_words.words(match["phrase"])), bool(match["quoted_prefix"]))
+        else:
+            bare = match["bare"]
+            term = Term(tuple(search_words.words(bare)), bare.endswith("*"))
+        if term.words:
+            (excluded if match["exclude"] else required).append(term)
+    if not required and not excluded:
+        return None
+    return Search(tuple(required), tuple(excluded))
+
+
+def condition(search: Search, dialect: str) -> ColumnElement[bool]:
+    """The records the search finds, through each database's full-text index."""
+    if dialect == "postgresql":
+        return _postgres(search)
+    return _sqlite(search)
+
+
+def _postgres(search: Search) -> ColumnElement[bool]:
+    parts = [_tsquery(term) for term in search.required]
+    parts.extend(f"!({_tsquery(term)})" for term in search.excluded)
+    query = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(parts))
+    return SEARCH_VECTOR.bool_op("@@")(query)
+
+
+def _tsquery(term: Term) -> str:
+    # Words are letters and digits only, so quoting them cannot break out of the quotes.
+    lexemes = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        lexemes[-1] += ":*"
+    return "(" + " <-> ".join(lexemes) + ")"
+
+
+def _sqlite(search: Search) -> ColumnElement[bool]:
+    excluded = " OR ".join(_fts5_phrase(term) for term in search.excluded)
+    if not search.required:
+        return not_(Record.seq.in_(_fts5_matches(excluded)))
+    query = " AND ".join(_fts5_phrase(term) for term in search.required)
+    if excluded:
+        query = f"({query}) NOT ({excluded})"
+    return Record.seq.in_(_fts5_matches(query))
+
+
+def _fts5_phrase(term: Term) -> str:
+    # An FTS5 string: its words in order; `*` after it makes the last a prefix.
+    return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+
+
+def _fts5_matches(query: str) -> Select[tuple[Any]]:
+    return select(_FTS5.c.rowid).where(_FTS5.c.records_search.match(query))
