@@ -79,11 +79,11 @@ def described_by_models(connection: Any) -> Callable[..., bool]:
     """What the models describe on this database: on SQLite, not the FTS5 table and its shadow
     tables (migration 0007; SQLAlchemy has no virtual tables), nor the indexes only PostgreSQL
     has (the models say so with ddl_if, which the comparison does not read); and nowhere the
-    full-text index, an index over an expression, which alembic cannot compare."""
+    indexes over expressions (full text, actor and severity rank), which alembic cannot compare."""
     sqlite = connection.dialect.name == "sqlite"
 
     def described(item: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
-        if name == "ix_records_search":
+        if name in EXPRESSION_INDEXES:
             return False
         if not sqlite or name is None:
             return True
@@ -94,6 +94,11 @@ def described_by_models(connection: Any) -> Callable[..., bool]:
     return described
 
 
+EXPRESSION_INDEXES = {
+    "ix_records_search",
+    "ix_records_actor_created_at_seq",
+    "ix_records_severity_rank_created_at_seq",
+}
 POSTGRES_ONLY_INDEXES = {"ix_records_search", "ix_records_params", "ix_records_metadata"}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     func,
     literal_column,
     select,
@@ -138,9 +139,10 @@ class Record(Base):
     __tablename__ = "records"
     __table_args__ = (
         Index("ix_records_created_at_seq", "created_at", "seq"),
-        Index("ix_records_event_type_created_at", "event_type", "created_at"),
-        Index("ix_records_category_created_at", "category", "created_at"),
-        Index("ix_records_actor_created_at", "actor", "created_at"),
+        # Each serves its filter with the default order, and the list sorted by it (migration
+        # 0007; sort keys: SORT_KEYS below).
+        Index("ix_records_event_type_created_at_seq", "event_type", "created_at", "seq"),
+        Index("ix_records_category_created_at_seq", "category", "created_at", "seq"),
         Index("ix_records_severity_created_at", "severity", "created_at"),
         Index("ix_records_entity_created_at", "entity_type", "entity_id", "created_at"),
         Index("ix_records_application_id_created_at", "application_id", "created_at"),
@@ -173,6 +175,22 @@ class Record(Base):
     # viewonly: a record names its application by application_id; loading it is for responses.
     application: Mapped[Application | None] = relationship(lazy="raise", viewonly=True)
 
+
+# The record list's sort keys that are expressions, spelled with constants rather than bound
+# parameters so that a query's expression is the index's (records/query.py): a record without an
+# actor sorts as "", severities by rank.
+SEVERITY_RANKS = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+ACTOR_KEY = func.coalesce(Record.actor, literal_column("''"))
+SEVERITY_KEY = case(
+    {
+        literal_column(f"'{name}'"): literal_column(str(rank))
+        for name, rank in SEVERITY_RANKS.items()
+    },
+    value=Record.severity,
+    else_=literal_column("-1"),
+)
+Index("ix_records_actor_created_at_seq", ACTOR_KEY, Record.created_at, Record.seq)
+Index("ix_records_severity_rank_created_at_seq", SEVERITY_KEY, Record.created_at, Record.seq)
 
 # PostgreSQL's indexes for full text and for params and metadata by value (migration 0007);
 # SQLite's full-text index is the FTS5 table records_search, which the models do not describe.

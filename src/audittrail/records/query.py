@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from audittrail.access import Visibility
 from audittrail.applications.service import ParamType, format_datetime
-from audittrail.db.models import ParamDefinition, Record
+from audittrail.db.models import ACTOR_KEY, SEVERITY_KEY, ParamDefinition, Record
 from audittrail.errors import FieldProblem, Unprocessable
 from audittrail.records import search as full_text
 from audittrail.records.schemas import SEVERITY_RANK, Severity
@@ -199,25 +199,45 @@ def parse_metadata(raw: list[str] | None) -> list[MetadataFilter]:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: its last record's sort key and seq, under the sort it was issued for."""
+    """Where a page ended: its last record's sort key, time and seq, under the sort it was issued
+    for. Sorted by a field other than time, the list's order is (field, created_at, seq), which
+    is (field, seq) since time never runs backwards along the log; the time is there so that the
+    next page starts at an index entry, however many records share the field's value. Cursors
+    issued before it was (four items) are still taken, by (field, seq)."""
 
     sort_by: SortField
     sort_dir: SortDir
     value: Any  # the sort key as SQL compares it: a datetime, a severity rank or text
     seq: int
+    created_at: datetime | None = None
 
     def encode(self) -> str:
         value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
-        raw = json.dumps([self.sort_by.value, self.sort_dir.value, value, self.seq])
+        items = [self.sort_by.value, self.sort_dir.value, value, self.seq]
+        if self.created_at is not None and self.sort_by is not SortField.CREATED_AT:
+            items.append(self.created_at.isoformat())
+        raw = json.dumps(items)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            sort_by, sort_dir, value, seq = json.loads(raw)
+            items = json.loads(raw)
+            if not isinstance(items, list) or len(items) not in (4, 5):
+                raise ValueError("not a cursor")
+            sort_by, sort_dir, value, seq, *at = items
             sort_field = SortField(sort_by)
-            return cls(sort_field, SortDir(sort_dir), _sort_value(sort_field, value), _seq(seq))
+            if at and sort_field is SortField.CREATED_AT:
+                raise ValueError("a time twice")
+            created_at = _sort_value(SortField.CREATED_AT, at[0]) if at else None
+            return cls(
+                sort_field,
+                SortDir(sort_dir),
+                _sort_value(sort_field, value),
+                _seq(seq),
+                created_at,
+            )
         except (ValueError, TypeError, OverflowError, RecursionError):
             raise invalid(
                 "cursor", "is not a cursor this service issued.", "INVALID_CURSOR"
@@ -275,12 +295,20 @@ class RecordQuery:
 
 
 def sort_key(sort_by: SortField) -> ColumnElement[Any]:
+    """The expression the list is sorted by, as its index has it (db/models.py)."""
     if sort_by is SortField.SEVERITY:
-        return case(SEVERITY_RANK, value=Record.severity, else_=-1)
+        return SEVERITY_KEY
     if sort_by is SortField.ACTOR:
-        return func.coalesce(Record.actor, "")
+        return ACTOR_KEY
     column: KeyedColumnElement[Any] = getattr(Record, sort_by.value)
     return column
+
+
+def _sort_columns(sort_by: SortField) -> list[SQLColumnExpression[Any]]:
+    """The list's order: the key, then time and seq (which agree), as the indexes have them."""
+    if sort_by is SortField.CREATED_AT:
+        return [Record.created_at, Record.seq]
+    return [sort_key(sort_by), Record.created_at, Record.seq]
 
 
 def cursor_value(record: Record, sort_by: SortField) -> Any:
@@ -298,17 +326,21 @@ def _cursor_condition(query: RecordQuery) -> ColumnElement[bool] | None:
     if (cursor.sort_by, cursor.sort_dir) != (query.sort_by, query.sort_dir):
         raise invalid("cursor", "was issued for another sort_by or sort_dir.", "INVALID_CURSOR")
     key = sort_key(query.sort_by)
-    position = tuple_(key, Record.seq)
     # Bound with the key's own type: a time is stored as UTC whatever offset the token wrote.
-    boundary = tuple_(literal(cursor.value, key.type), literal(cursor.seq, Record.seq.type))
-    return position < boundary if query.sort_dir is SortDir.DESC else position > boundary
+    columns = [key, Record.seq]
+    boundary = [literal(cursor.value, key.type), literal(cursor.seq, Record.seq.type)]
+    if cursor.created_at is not None:
+        columns.insert(1, Record.created_at)
+        boundary.insert(1, literal(cursor.created_at, Record.created_at.type))
+    position, bound = tuple_(*columns), tuple_(*boundary)
+    return position < bound if query.sort_dir is SortDir.DESC else position > bound
 
 
-def order_by(query: RecordQuery) -> list[ColumnElement[Any]]:
-    key = sort_key(query.sort_by)
+def order_by(query: RecordQuery) -> list[SQLColumnExpression[Any]]:
+    columns = _sort_columns(query.sort_by)
     if query.sort_dir is SortDir.DESC:
-        return [key.desc(), Record.seq.desc()]
-    return [key.asc(), Record.seq.asc()]
+        return [column.desc() for column in columns]
+    return [column.asc() for column in columns]
 
 
 def conditions(
@@ -322,7 +354,7 @@ def conditions(
     for column, values in (
         (Record.event_type, query.event_types),
         (Record.category, query.categories),
-        (Record.actor, query.actors),
+        (ACTOR_KEY, query.actors),  # no actor is "": the same records, by the sort's index
         (Record.severity, query.severities),
     ):
         if values:
@@ -461,7 +493,7 @@ class JsonAccess:
             return true()
         return or_(
             *(
-                column.op("@>", is_comparison=True)(cast(json.dumps({key: value}), JSONB))
+                column.op("@>", is_comparison=True)(literal({key: value}, JSONB))
                 for value in values
             )
         )

@@ -265,7 +265,11 @@ async def search(
     if more and records:
         last = records[-1]
         next_cursor = q.Cursor(
-            query.sort_by, query.sort_dir, q.cursor_value(last, query.sort_by), last.seq
+            query.sort_by,
+            query.sort_dir,
+            q.cursor_value(last, query.sort_by),
+            last.seq,
+            last.created_at,
         ).encode()
     visible = None
     if query.registered_params_only:

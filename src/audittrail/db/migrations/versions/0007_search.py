@@ -11,6 +11,9 @@ append-only trigger is suspended for it, in the same transaction, as 0005 did). 
 indexes it with a GIN index over to_tsvector('simple', search_text), and params and metadata
 with GIN jsonb_path_ops indexes (equality by containment). SQLite gets an FTS5 table with
 records as its external content, rebuilt from them here and written by the append afterwards.
+
+The indexes of event_type, category and actor gain seq, and severity gets one by rank, so that
+each serves both its filter and the list sorted by it (docs/queries.md).
 """
 
 import contextlib
@@ -48,7 +51,29 @@ FTS5_TABLE = (
 )
 
 
+# The record list's sorts read an index each: (key, created_at, seq), the order the list takes.
+# Sort keys that are expressions are written with constants, as records/query.py sends them.
+SORT_INDEXES = {
+    "ix_records_event_type_created_at_seq": "event_type, created_at, seq",
+    "ix_records_category_created_at_seq": "category, created_at, seq",
+    "ix_records_actor_created_at_seq": "coalesce(actor, ''), created_at, seq",
+    "ix_records_severity_rank_created_at_seq": (
+        "(CASE severity WHEN 'none' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2 "
+        "WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE -1 END), created_at, seq"
+    ),
+}
+REPLACED_INDEXES = {
+    "ix_records_event_type_created_at": "event_type, created_at",
+    "ix_records_category_created_at": "category, created_at",
+    "ix_records_actor_created_at": "actor, created_at",
+}
+
+
 def upgrade() -> None:
+    for name in REPLACED_INDEXES:
+        op.execute(f"DROP INDEX {name}")
+    for name, columns in SORT_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON records ({columns})")
     op.add_column("records", sa.Column("search_text", sa.Text(), nullable=True))
     with _records_updatable():
         _fill_search_text()
@@ -123,3 +148,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TABLE records_search")
     op.drop_column("records", "search_text")
+    for name in SORT_INDEXES:
+        op.execute(f"DROP INDEX {name}")
+    for name, columns in REPLACED_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON records ({columns})")
