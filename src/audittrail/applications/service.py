@@ -29,7 +29,7 @@ from audittrail.applications.schemas import (
 from audittrail.db.models import Application, ParamDefinition
 from audittrail.errors import Conflict, FieldProblem, Forbidden, NotFound, Unprocessable
 from audittrail.log import head as log_head
-from audittrail.log import system
+from audittrail.log import search_index, system
 
 APPLICATION = "application"
 PARAM = "param"
@@ -330,6 +330,8 @@ async def _add_definitions(
             actor=actor,
             ip=ip,
         )
+        if definition.sensitive:
+            await _rewrite_search_words(session, application, definition.key)
     return definitions
 
 
@@ -361,6 +363,8 @@ async def update_definition(
         await _write_param_record(
             session, application, definition, "param.updated", changed, actor=actor, ip=ip
         )
+        if "sensitive" in changed:
+            await _rewrite_search_words(session, application, key)
     return definition
 
 
@@ -381,6 +385,18 @@ async def delete_definition(
     await repo.delete_definition(session, definition.id)
     await _write_param_record(
         session, application, definition, "param.deleted", _removed(before), actor=actor, ip=ip
+    )
+    if before["sensitive"]:
+        await _rewrite_search_words(session, application, key)
+
+
+async def _rewrite_search_words(session: AsyncSession, application: Application, key: str) -> None:
+    """After a change of whether a param is sensitive, and its system record (which took the
+    log's lock): search finds its values in none of the application's records, or in all."""
+    await session.flush()
+    sensitive = await repo.sensitive_keys(session, {application.id})
+    await search_index.rewrite(
+        session, application.id, key, frozenset(sensitive.get(application.id, set()))
     )
 
 

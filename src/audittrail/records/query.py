@@ -171,15 +171,24 @@ class MetadataFilter:
     value: str
 
     def scalars(self) -> list[Any]:
-        """The JSON values that match: the text, and what it spells if it is a JSON scalar."""
+        """The JSON values that match: the text, and what it spells if it is a JSON scalar a
+        record can hold (numbers: exact doubles, as the leaf's canonical JSON has them)."""
         matches: list[Any] = [self.value]
         try:
             spelled = json.loads(self.value, parse_constant=_not_json)
         except (ValueError, RecursionError):
             return matches
-        if spelled is None or isinstance(spelled, bool | int | float):
+        if _holdable(spelled):
             matches.append(spelled)
         return matches
+
+
+def _holdable(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= 2**53
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def parse_metadata(raw: list[str] | None) -> list[MetadataFilter]:
@@ -473,8 +482,9 @@ class JsonAccess:
         key, scalars = metadata_filter.key, metadata_filter.scalars()
         if self.postgres:
             return self._contained(column, key, scalars)
-        path = _sqlite_path(key)
-        json_type, value = func.json_type(column, path), func.json_extract(column, path)
+        # SQLite: by its top-level members, since a JSON path cannot name a key with a quote.
+        member = func.json_each(column).table_valued("key", "type", "value")
+        json_type, value = member.c.type, member.c.value
         matches = [and_(json_type == "text", value == metadata_filter.value)]
         for scalar in scalars[1:]:
             if scalar is None:
@@ -483,7 +493,7 @@ class JsonAccess:
                 matches.append(json_type == ("true" if scalar else "false"))
             else:
                 matches.append(and_(json_type.in_(("integer", "real")), value == scalar))
-        return or_(*matches)
+        return select(member.c.key).where(member.c.key == key, or_(*matches)).exists()
 
     def _contained(
         self, column: SQLColumnExpression[Any], key: str, values: list[Any]
@@ -492,10 +502,7 @@ class JsonAccess:
         if not self.postgres:
             return true()
         return or_(
-            *(
-                column.op("@>", is_comparison=True)(literal({key: value}, JSONB))
-                for value in values
-            )
+            *(column.op("@>", is_comparison=True)(literal({key: value}, JSONB)) for value in values)
         )
 
     def _coerce(self, key: str, param_type: ParamType, value: Any) -> Any:

@@ -18,7 +18,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, not_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    cast,
+    column,
+    literal_column,
+    not_,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from audittrail import search_words
 from audittrail.db.models import SEARCH_VECTOR, Record
@@ -75,18 +86,32 @@ def condition(search: Search, dialect: str) -> ColumnElement[bool]:
 
 
 def _postgres(search: Search) -> ColumnElement[bool]:
-    parts = [_tsquery(term) for term in search.required]
-    parts.extend(f"!({_tsquery(term)})" for term in search.excluded)
-    query = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(parts))
-    return SEARCH_VECTOR.bool_op("@@")(query)
+    """Every required word by the GIN index of the words (a prefix as `'word':*`); the order of a
+    phrase's words and the exclusions by a pattern over the words between spaces, which the
+    index narrowed down to few rows (or, with nothing required, every row)."""
+    where: list[ColumnElement[bool]] = []
+    lexemes = [
+        f"'{word}'" + (":*" if term.prefix and last else "")
+        for term in search.required
+        for last, word in _with_last(term.words)
+    ]
+    if lexemes:
+        # Words are letters, digits and marks only: no quote can end a lexeme early.
+        where.append(SEARCH_VECTOR.bool_op("@@")(cast(" & ".join(lexemes), TSQUERY)))
+    spaced = literal_column("' '").concat(Record.search_text).concat(literal_column("' '"))
+    where.extend(spaced.like(_pattern(term)) for term in search.required if len(term.words) > 1)
+    where.extend(not_(spaced.like(_pattern(term))) for term in search.excluded)
+    return and_(*where)
 
 
-def _tsquery(term: Term) -> str:
-    # Words are letters and digits only, so quoting them cannot break out of the quotes.
-    lexemes = [f"'{word}'" for word in term.words]
-    if term.prefix:
-        lexemes[-1] += ":*"
-    return "(" + " <-> ".join(lexemes) + ")"
+def _with_last(words: tuple[str, ...]) -> list[tuple[bool, str]]:
+    return [(index == len(words) - 1, word) for index, word in enumerate(words)]
+
+
+def _pattern(term: Term) -> str:
+    """LIKE over ' ' + search_text + ' ': the term's words next to each other, the last whole or,
+    for a prefix, begun. Words hold no % or _, so nothing needs escaping."""
+    return "% " + " ".join(term.words) + ("%" if term.prefix else " %")
 
 
 def _sqlite(search: Search) -> ColumnElement[bool]:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from audittrail import search_words
-from audittrail.db.append_only import sqlite_trigger
+from audittrail.db.append_only import postgres_triggers, sqlite_trigger
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -80,7 +80,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE INDEX ix_records_search ON records "
-            "USING gin (to_tsvector('simple'::regconfig, search_text))"
+            "USING gin (array_to_tsvector(string_to_array(search_text, ' ')))"
         )
         for column in ("params", "metadata"):
             op.execute(
@@ -89,6 +89,76 @@ def upgrade() -> None:
     else:
         op.execute(FTS5_TABLE)
         op.execute("INSERT INTO records_search (records_search) VALUES ('rebuild')")
+    _allow_search_text_updates()
+
+
+# The append-only triggers of records let one change through: of search_text alone, which the
+# service writes again when a param's sensitivity changes (log/search_index.py). PostgreSQL
+# compares the whole rows but for it, so a column added later is protected as it comes;
+# SQLite names the columns (tests/log/test_append_only.py tries every one of the models').
+POSTGRES_WORDS_ONLY = """
+CREATE FUNCTION audittrail_records_words_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_jsonb(NEW) - 'search_text' = to_jsonb(OLD) - 'search_text' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audittrail: % on % is refused: the log is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+RECORD_COLUMNS = (
+    "id",
+    "seq",
+    "created_at",
+    "event_type",
+    "category",
+    "summary",
+    "severity",
+    "actor",
+    "application_id",
+    "application_key",
+    "entity_type",
+    "entity_id",
+    "params",
+    "metadata",
+    "ip_address",
+    "source",
+    "tree_hashes",
+)
+
+
+def _allow_search_text_updates() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER records_append_only ON records")
+        op.execute(POSTGRES_WORDS_ONLY)
+        op.execute(
+            "CREATE TRIGGER records_append_only BEFORE DELETE ON records "
+            "FOR EACH ROW EXECUTE FUNCTION audittrail_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER records_words_only BEFORE UPDATE ON records "
+            "FOR EACH ROW EXECUTE FUNCTION audittrail_records_words_only()"
+        )
+    else:
+        changed = " OR ".join(f"NEW.{name} IS NOT OLD.{name}" for name in RECORD_COLUMNS)
+        op.execute("DROP TRIGGER records_no_update")
+        op.execute(
+            f"CREATE TRIGGER records_no_update BEFORE UPDATE ON records WHEN {changed} "
+            "BEGIN SELECT RAISE(ABORT, 'audittrail: UPDATE on records is refused: "
+            "the log is append-only'); END"
+        )
+
+
+def _refuse_search_text_updates() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER records_words_only ON records")
+        op.execute("DROP TRIGGER records_append_only ON records")
+        op.execute("DROP FUNCTION audittrail_records_words_only()")
+        op.execute(postgres_triggers("records")[0])
+    else:
+        op.execute("DROP TRIGGER records_no_update")
+        op.execute(sqlite_trigger("records", "UPDATE"))
 
 
 def _fill_search_text() -> None:
@@ -142,6 +212,7 @@ def _records_updatable() -> Iterator[None]:
 
 
 def downgrade() -> None:
+    _refuse_search_text_updates()
     if op.get_bind().dialect.name == "postgresql":
         for index in ("ix_records_search", "ix_records_params", "ix_records_metadata"):
             op.execute(f"DROP INDEX {index}")
