@@ -1,8 +1,9 @@
-"""The command line: serve, migrate, verify."""
+"""The command line: serve, migrate, verify, seed."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -11,10 +12,18 @@ import httpx
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from audittrail.config import Settings
 from audittrail.db import migrate as migrations
+from audittrail.demo import generator, loader
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
 from audittrail.log import sources
@@ -136,16 +145,62 @@ def _give_up(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _progress_bar() -> Progress:
-    """Records verified so far and their rate, on a terminal only."""
+def _progress_bar(*, bar: bool = False) -> Progress:
+    """Records done so far and the time taken, on a terminal only; with ``bar``, for a task
+    whose total is known, a bar and the time left too."""
     return Progress(
         TextColumn("{task.description}"),
+        *((BarColumn(),) if bar else ()),
         MofNCompleteColumn(),
         TextColumn("records"),
         TimeElapsedColumn(),
+        *((TimeRemainingColumn(),) if bar else ()),
         console=Console(stderr=True),
         disable=not sys.stderr.isatty(),
         transient=True,
+    )
+
+
+@app.command("seed")
+def seed_demo(
+    records: Annotated[int, typer.Option(min=generator.MINIMUM, help="How many records to write.")],
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Make the data from this seed: the same seed gives the same records (their "
+            "ids differ, and their times move with the minute the command runs). Default: a "
+            "random one, printed."
+        ),
+    ] = None,
+) -> None:
+    """Fill an empty database (AUDITTRAIL_DATABASE_URL, migrated first) with realistic demo data:
+    applications with their params, and records spread over the last 90 days, in a log that
+    `audittrail verify` accepts. Creates no users or API keys: the first start still bootstraps
+    the admin. Exits 1, having written nothing, if the log holds records already."""
+    settings = Settings()
+    chosen = seed if seed is not None else secrets.randbelow(1_000_000)
+    with _progress_bar(bar=True) as bar:
+        task = bar.add_task("seeding", total=records)
+
+        def progress(done: int) -> None:
+            bar.advance(task, done)
+
+        try:
+            seeded = asyncio.run(
+                loader.seed(
+                    settings.database_url,
+                    count=records,
+                    seed=chosen,
+                    progress=progress,
+                    signer=LogSigner.load(settings.log_origin, settings.log_key_file),
+                )
+            )
+        except loader.LogNotEmpty as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"seeded {seeded.records:,} records of {seeded.applications} applications, "
+        f"{seeded.start:%Y-%m-%d %H:%M} to {seeded.end:%Y-%m-%d %H:%M} UTC (seed {chosen})"
     )
 
 

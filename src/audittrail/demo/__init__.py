@@ -1,0 +1,1 @@
+"""Demo data: `audittrail seed` fills an empty log with a realistic, verifiable history."""
