@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import ColumnElement, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -11,6 +13,7 @@ from audittrail.db.models import IdempotencyKey, Record
 from audittrail.log import head as log_head
 from audittrail.records import idempotency
 from audittrail.records import query as q
+from audittrail.records import search as full_text
 from audittrail.records.idempotency import Identity
 
 
@@ -31,6 +34,10 @@ async def page(
 ) -> tuple[list[Record], int, bool]:
     """One page of records, the total matching the filters, and whether more follow."""
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and query.search is not None and _searched_alone(query):
+        fts5_query = full_text.fts5_query(query.search)
+        if fts5_query is not None:
+            return await _fts5_page(session, query, fts5_query, offset=offset, limit=limit)
     where = q.conditions(query, dialect, param_types)
     total = await _total(session, query, where)
     if query.cursor is None and offset >= total:
@@ -45,6 +52,44 @@ async def page(
     )
     if query.cursor is None:
         statement = statement.offset(offset)
+    records = list((await session.execute(statement)).scalars())
+    return records[:limit], total, len(records) > limit
+
+
+def _searched_alone(query: q.RecordQuery) -> bool:
+    """A search of everything, newest or oldest first: FTS5 alone answers it (below)."""
+    return (
+        query.visibility.application_ids is None
+        and not q.is_filtered(replace(query, search=None))
+        and query.sort_by is q.SortField.CREATED_AT
+    )
+
+
+async def _fts5_page(
+    session: AsyncSession, query: q.RecordQuery, fts5_query: str, *, offset: int, limit: int
+) -> tuple[list[Record], int, bool]:
+    """SQLite, a search alone, by time: the total and the page's seqs straight from the FTS5
+    index, whose rowids are the seqs, in their order (time never runs backwards along the log,
+    so seq order is the list's). As a condition on records, SQLite would gather every match and
+    sort them: 240 ms for a word in 90% of 300,000 records, against 0.1 ms."""
+    total = (await session.execute(full_text.fts5_count(fts5_query))).scalar_one()
+    if query.cursor is None and offset >= total:
+        return [], total, False
+    seqs = full_text.fts5_seqs(fts5_query)
+    seq = full_text.FTS5_SEQ
+    newest_first = query.sort_dir is q.SortDir.DESC
+    seqs = seqs.order_by(seq.desc() if newest_first else seq.asc()).limit(limit + 1)
+    if query.cursor is not None:
+        after = query.cursor.seq
+        seqs = seqs.where(seq < after if newest_first else seq > after)
+    else:
+        seqs = seqs.offset(offset)
+    statement = (
+        select(Record)
+        .where(Record.seq.in_(seqs), *q.with_cursor(query, []))
+        .order_by(*q.order_by(query))
+        .options(selectinload(Record.application))
+    )
     records = list((await session.execute(statement)).scalars())
     return records[:limit], total, len(records) > limit
 

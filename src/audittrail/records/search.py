@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     cast,
     column,
+    func,
     literal_column,
     not_,
     select,
@@ -115,13 +116,34 @@ def _pattern(term: Term) -> str:
 
 
 def _sqlite(search: Search) -> ColumnElement[bool]:
-    excluded = " OR ".join(_fts5_phrase(term) for term in search.excluded)
-    if not search.required:
+    query = fts5_query(search)
+    if query is None:
+        excluded = " OR ".join(_fts5_phrase(term) for term in search.excluded)
         return not_(Record.seq.in_(_fts5_matches(excluded)))
-    query = " AND ".join(_fts5_phrase(term) for term in search.required)
-    if excluded:
-        query = f"({query}) NOT ({excluded})"
     return Record.seq.in_(_fts5_matches(query))
+
+
+def fts5_query(search: Search) -> str | None:
+    """The search as an FTS5 query; None if it only excludes (FTS5 finds only what matches)."""
+    if not search.required:
+        return None
+    query = " AND ".join(_fts5_phrase(term) for term in search.required)
+    if search.excluded:
+        query += " NOT (" + " OR ".join(_fts5_phrase(term) for term in search.excluded) + ")"
+    return query
+
+
+def fts5_count(query: str) -> Select[int]:
+    """How many records the FTS5 query finds, from its index alone (a row per record)."""
+    return select(func.count()).select_from(_FTS5).where(_FTS5.c.records_search.match(query))
+
+
+def fts5_seqs(query: str) -> Select[tuple[Any]]:
+    """The seqs of the records the FTS5 query finds, which the caller orders and limits."""
+    return _fts5_matches(query)
+
+
+FTS5_SEQ = _FTS5.c.rowid
 
 
 def _fts5_phrase(term: Term) -> str:
