@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from audittrail import clock
 from audittrail.config import Settings
 from audittrail.db import migrate as migrations
 from audittrail.demo import generator, loader
@@ -167,16 +169,28 @@ def seed_demo(
     seed: Annotated[
         int | None,
         typer.Option(
-            help="Make the data from this seed: the same seed gives the same records (their "
-            "ids differ, and their times move with the minute the command runs). Default: a "
-            "random one, printed."
+            help="Make the data from this seed: the same seed and --until give the same records "
+            "(but for their ids). Default: a random one, printed."
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="When the history ends (UTC unless an offset is given; not in the future). "
+            "Default: now.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
         ),
     ] = None,
 ) -> None:
     """Fill an empty database (AUDITTRAIL_DATABASE_URL, migrated first) with realistic demo data:
     applications with their params, and records spread over the last 90 days, in a log that
     `audittrail verify` accepts. Creates no users or API keys: the first start still bootstraps
-    the admin. Exits 1, having written nothing, if the log holds records already."""
+    the admin. Exits 1, having written nothing, if the log holds records already (a writer
+    arriving during the seed ends it too, keeping the whole chunks written before)."""
+    if until is not None:
+        until = until.replace(tzinfo=until.tzinfo or UTC).astimezone(UTC)
+        if until > clock.now():
+            _give_up("--until is in the future: the log's time never runs backwards.")
     settings = Settings()
     chosen = seed if seed is not None else secrets.randbelow(1_000_000)
     with _progress_bar(bar=True) as bar:
@@ -193,6 +207,7 @@ def seed_demo(
                     seed=chosen,
                     progress=progress,
                     signer=LogSigner.load(settings.log_origin, settings.log_key_file),
+                    until=until,
                 )
             )
         except loader.LogNotEmpty as error:

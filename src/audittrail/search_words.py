@@ -71,6 +71,12 @@ def document(
     return " ".join(words(" ".join(parts)))
 
 
+def of(record: Any, unsearchable: Iterable[str]) -> str:
+    """The words of a record, or of a row with its columns: its FIELDS and params."""
+    texts = [getattr(record, name) for name in FIELDS]
+    return document(texts, record.params or {}, unsearchable)
+
+
 def _scalars(values: Iterable[Any]) -> Iterator[str]:
     """The strings, numbers and booleans within JSON values, as text."""
     for value in values:

@@ -869,3 +869,24 @@ async def test_a_record_of_an_application_is_found_right_away_too(
     assert created.status_code == 201, created.text
     body = await listing(client, search="quince orchard")
     assert ids(body["records"]) == [created.json()["id"]]
+
+
+async def test_words_with_combining_marks_are_whole_words(client: httpx.AsyncClient) -> None:
+    """Devanagari's and Thai's vowel signs are marks inside words: a word is found whole, and a
+    piece of it only as a prefix, on both databases."""
+    posted = Posted()
+    await posted.post_all(
+        client,
+        {
+            "hindi": {"summary": "पुस्तक हिन्दी में"},
+            "kutub": {"summary": "कुतुब"},
+            "thai": {"summary": "ภาษาไทย สวัสดี"},
+        },
+    )
+    assert await found(client, posted, search="हिन्दी") == {"hindi"}
+    assert await found(client, posted, search="हि") == set()
+    assert await found(client, posted, search="हि*") == {"hindi"}
+    assert await found(client, posted, search="किताब") == set()
+    assert await found(client, posted, search="क") == set()
+    assert await found(client, posted, search="สวัสดี") == {"thai"}
+    assert await found(client, posted, search="สว") == set()

@@ -230,3 +230,18 @@ async def test_keys_with_quotes_and_backslashes_are_plain_keys(
     await posted.post(client, "quoted", metadata={'say "hi"': "yes", "C\\temp": "dir"})
     assert await matching(client, posted, 'say "hi":yes') == {"quoted"}
     assert await matching(client, posted, "C\\temp:dir") == {"quoted"}
+
+
+async def test_at_most_twenty_filters_a_list(client: httpx.AsyncClient) -> None:
+    """More would only deepen the SQL: a 422 naming the parameter, not a database error."""
+    stored = (await client.get(RECORDS, params={"page_size": 1})).json()["total"]
+    many = [f"k{n}:v" for n in range(21)]
+    response = await client.get(RECORDS, params={"metadata": many})
+    assert response.status_code == 422
+    assert response.json() == query_error("metadata", "at most 20 filters.")
+    assert len((await client.get(RECORDS, params={"metadata": many[:20]})).json()["records"]) == 0
+    filters = json.dumps([{"key": f"k{n}", "operator": "exists"} for n in range(21)])
+    response = await client.get(RECORDS, params={"param_filters": filters})
+    assert response.status_code == 422
+    assert response.json() == query_error("param_filters", "at most 20 filters.")
+    assert (await client.get(RECORDS, params={"page_size": 1})).json()["total"] == stored

@@ -189,7 +189,15 @@ SEVERITY_KEY = case(
     value=Record.severity,
     else_=literal_column("-1"),
 )
-Index("ix_records_actor_created_at_seq", ACTOR_KEY, Record.created_at, Record.seq)
+# PostgreSQL counts an actors filter from this index alone only if it holds the column too: its
+# planner does not see that coalesce(actor, '') is all the query needs of actor (280 -> 35 ms).
+Index(
+    "ix_records_actor_created_at_seq",
+    ACTOR_KEY,
+    Record.created_at,
+    Record.seq,
+    postgresql_include=["actor"],
+)
 Index("ix_records_severity_rank_created_at_seq", SEVERITY_KEY, Record.created_at, Record.seq)
 
 # PostgreSQL's indexes for full text and for params and metadata by value (migration 0007);

@@ -1,8 +1,8 @@
 """The demo history: records with their times, over the 90 days before a moment, from a seed.
 
-The same seed gives the same records at the same offsets from the start; the start is the
-moment given, rounded down to the minute, less 90 days. Only ids (made when the rows are) and
-the absolute times differ between runs in different minutes.
+The same seed and the same end (rounded down to the minute) give the same records, all but their
+ids; the day's and the week's rhythm follow the clock, so another end gives another history.
+`audittrail seed --until` names the end; by default it is now.
 """
 
 from __future__ import annotations

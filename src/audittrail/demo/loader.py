@@ -51,19 +51,23 @@ async def seed(
     seed: int,
     progress: Callable[[int], None],
     signer: LogSigner,
+    until: datetime | None = None,
     chunk: int = CHUNK,
 ) -> Seeded:
     """Migrate the database, then fill its empty log with ``count`` records of demo history
     from ``seed``, and sign a checkpoint of it with the log's key (as the server's checkpointer
-    would), so that `audittrail verify` accepts it at once. LogNotEmpty, with nothing written,
-    if the log holds any record."""
+    would), so that `audittrail verify` accepts it at once. ``until``: the history's end (not
+    in the future: the log's time never runs backwards); now by default. LogNotEmpty, with
+    nothing written, if the log holds any record when it starts."""
+    if until is not None and until > clock.now():
+        raise ValueError("the history cannot end in the future")
     await asyncio.to_thread(migrate.upgrade, database_url)
     database = Database.connect(database_url, pool_size=2)
     upcoming: asyncio.Task[list[Timed]] | None = None
     try:
         async with database.read_session() as session:
             await _check_empty(session)
-        history = History(seed, count, clock.now())
+        history = History(seed, count, until or clock.now())
         records = history.records()
         written = 0
         # The next chunk is made in a thread while this one is written: the database's work on

@@ -17,7 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock, search_words
-from audittrail.db import bulk
+from audittrail.db import bulk, fts5
 from audittrail.db.models import Application, Record
 from audittrail.ids import new_id
 from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, stored_json
@@ -48,6 +48,13 @@ class NewRecord:
     changes_registry: bool = False
     # Params whose values full-text search must not find (sensitive ones): search_words.document.
     unsearchable: frozenset[str] = frozenset()
+    # Its words (search_words.of), when made before the append (records.service.prepare, out
+    # of the log's lock); the append makes them otherwise.
+    words: str | None = None
+
+    @property
+    def application_key(self) -> str | None:
+        return self.application.key if self.application else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +106,6 @@ _leaf_values = operator.attrgetter(*LEAF_FIELDS)
 # The JSON columns as their text (canonical.stored_json), what the record stores of the Merkle
 # tree (log/tree_store.py) and the words search finds it by (search_words.py).
 _INSERTED = (*_SCALAR_COLUMNS, *_JSON_COLUMNS, "tree_hashes", "search_text")
-# SQLite's full-text index of search_text (migration 0007): FTS5 with records as its external
-# content, so it is written here, in the append's transaction, rather than by a trigger.
-_SQLITE_SEARCH_INSERT = "INSERT INTO records_search (rowid, search_text) VALUES (?, ?)"
 
 
 async def append(
@@ -128,7 +132,7 @@ async def append(
     ]
     extension = await tree_store.extend(session, head.size, head.root_hash, records)
     search_texts = [
-        search_words.document(_searched_values(record), record.params, new.unsearchable)
+        new.words if new.words is not None else search_words.of(record, new.unsearchable)
         for record, new in zip(records, new_records, strict=True)
     ]
     rows = [
@@ -147,7 +151,7 @@ async def append(
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         await connection.exec_driver_sql(
-            _SQLITE_SEARCH_INSERT,
+            fts5.INSERT,
             [(record.seq, text) for record, text in zip(records, search_texts, strict=True)],
         )
     changes_registry = any(new.changes_registry for new in new_records)
@@ -176,9 +180,6 @@ def _times(head: log_head.Head, count: int, times: Sequence[datetime] | None) ->
             raise ValueError("created_at would run backwards along the log")
         previous = moment
     return given
-
-
-_searched_values = operator.attrgetter(*search_words.FIELDS)
 
 
 # What a tlog-tiles entry bundle holds of one entry: its length is two bytes.

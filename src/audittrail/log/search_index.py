@@ -12,19 +12,16 @@ change of search_text alone through (migration 0007), and nothing else.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import search_words
+from audittrail.db import fts5
 from audittrail.db.models import Record
 
 CHUNK = 1000
-_FTS5_DELETE = (
-    "INSERT INTO records_search (records_search, rowid, search_text) VALUES ('delete', ?, ?)"
-)
-_FTS5_INSERT = "INSERT INTO records_search (rowid, search_text) VALUES (?, ?)"
 _SEARCHED = [getattr(Record, name) for name in search_words.FIELDS]
 RECORDS = cast(Table, Record.__table__)
 
@@ -54,7 +51,7 @@ async def rewrite(
         if not rows:
             return changed
         after = rows[-1].seq
-        rewritten = [(row.seq, row.search_text, _words(row, unsearchable)) for row in rows]
+        rewritten = [(row.seq, row.search_text, search_words.of(row, unsearchable)) for row in rows]
         rewritten = [(seq, old, new) for seq, old, new in rewritten if new != old]
         if rewritten:
             await connection.execute(
@@ -64,12 +61,11 @@ async def rewrite(
                 [{"at": seq, "words": new} for seq, _old, new in rewritten],
             )
             if sqlite:
-                # FTS5 forgets a row of external content by the words it was given.
+                forgotten = [(seq, old) for seq, old, _new in rewritten if old is not None]
+                if forgotten:  # none for records loaded around the service, without words
+                    await connection.exec_driver_sql(fts5.DELETE, forgotten)
                 await connection.exec_driver_sql(
-                    _FTS5_DELETE, [(seq, old) for seq, old, _new in rewritten if old is not None]
-                )
-                await connection.exec_driver_sql(
-                    _FTS5_INSERT, [(seq, new) for seq, _old, new in rewritten]
+                    fts5.INSERT, [(seq, new) for seq, _old, new in rewritten]
                 )
             changed += len(rewritten)
 
@@ -79,8 +75,3 @@ def _holds(key: str, sqlite: bool) -> ColumnElement[bool]:
         # Param keys are [a-z][a-z0-9_]*: nothing to quote in the path.
         return func.json_type(Record.params, f'$."{key}"').is_not(None)
     return Record.params.op("?", is_comparison=True)(key)
-
-
-def _words(row: Any, unsearchable: frozenset[str]) -> str:
-    texts = [getattr(row, name) for name in search_words.FIELDS]
-    return search_words.document(texts, row.params, unsearchable)

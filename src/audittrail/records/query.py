@@ -64,6 +64,8 @@ class Operator(StrEnum):
     EXISTS = "exists"
 
 
+# Per list: more would only deepen the SQL (SQLite refuses an expression over 1,000 deep).
+MAX_FILTERS = 20
 ORDERED = {Operator.GT, Operator.GTE, Operator.LT, Operator.LTE}
 OPERATORS_BY_TYPE: dict[ParamType, set[Operator]] = {
     ParamType.STRING: set(Operator),
@@ -116,6 +118,8 @@ def parse_param_filters(raw: str | None) -> list[ParamFilter]:
         raise invalid("param_filters", f"is not JSON; expected {shape}.") from None
     if not isinstance(items, list):
         raise invalid("param_filters", f"expected {shape}.")
+    if len(items) > MAX_FILTERS:
+        raise invalid("param_filters", f"at most {MAX_FILTERS} filters.")
     return [_param_filter(index, item, shape) for index, item in enumerate(items)]
 
 
@@ -192,6 +196,8 @@ def _holdable(value: Any) -> bool:
 
 
 def parse_metadata(raw: list[str] | None) -> list[MetadataFilter]:
+    if raw is not None and len(raw) > MAX_FILTERS:
+        raise invalid("metadata", f"at most {MAX_FILTERS} filters.")
     filters = []
     for index, item in enumerate(raw or []):
         key, colon, value = item.partition(":")

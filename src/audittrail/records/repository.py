@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from audittrail.applications.service import ParamType
+from audittrail.db import fts5
 from audittrail.db.models import IdempotencyKey, Record
 from audittrail.log import head as log_head
 from audittrail.records import idempotency
@@ -76,7 +77,7 @@ async def _fts5_page(
     if query.cursor is None and offset >= total:
         return [], total, False
     seqs = full_text.fts5_seqs(fts5_query)
-    seq = full_text.FTS5_SEQ
+    seq = fts5.TABLE.c.rowid
     newest_first = query.sort_dir is q.SortDir.DESC
     seqs = seqs.order_by(seq.desc() if newest_first else seq.asc()).limit(limit + 1)
     if query.cursor is not None:

@@ -23,22 +23,19 @@ from sqlalchemy import (
     Select,
     and_,
     cast,
-    column,
     func,
     literal_column,
     not_,
     select,
-    table,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from audittrail import search_words
+from audittrail.db import fts5
 from audittrail.db.models import SEARCH_VECTOR, Record
 from audittrail.errors import FieldProblem, Unprocessable
 
 TERM = re.compile(r'(?P<exclude>-)?(?:"(?P<phrase>[^"]*)"(?P<quoted_prefix>\*)?|(?P<bare>[^\s"]+))')
-# SQLite's FTS5 index (migration 0007): its rowid is the record's seq.
-_FTS5 = table("records_search", column("rowid"), column("records_search"))
 
 
 @dataclass(frozen=True)
@@ -119,8 +116,8 @@ def _sqlite(search: Search) -> ColumnElement[bool]:
     query = fts5_query(search)
     if query is None:
         excluded = " OR ".join(_fts5_phrase(term) for term in search.excluded)
-        return not_(Record.seq.in_(_fts5_matches(excluded)))
-    return Record.seq.in_(_fts5_matches(query))
+        return not_(Record.seq.in_(fts5_seqs(excluded)))
+    return Record.seq.in_(fts5_seqs(query))
 
 
 def fts5_query(search: Search) -> str | None:
@@ -135,21 +132,17 @@ def fts5_query(search: Search) -> str | None:
 
 def fts5_count(query: str) -> Select[int]:
     """How many records the FTS5 query finds, from its index alone (a row per record)."""
-    return select(func.count()).select_from(_FTS5).where(_FTS5.c.records_search.match(query))
+    return (
+        select(func.count()).select_from(fts5.TABLE).where(fts5.TABLE.c.records_search.match(query))
+    )
 
 
 def fts5_seqs(query: str) -> Select[tuple[Any]]:
-    """The seqs of the records the FTS5 query finds, which the caller orders and limits."""
-    return _fts5_matches(query)
-
-
-FTS5_SEQ = _FTS5.c.rowid
+    """The seqs of the records the FTS5 query finds (its rowids: `fts5.TABLE.c.rowid` to order
+    or bound them)."""
+    return select(fts5.TABLE.c.rowid).where(fts5.TABLE.c.records_search.match(query))
 
 
 def _fts5_phrase(term: Term) -> str:
     # An FTS5 string: its words in order; `*` after it makes the last a prefix.
     return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
-
-
-def _fts5_matches(query: str) -> Select[tuple[Any]]:
-    return select(_FTS5.c.rowid).where(_FTS5.c.records_search.match(query))

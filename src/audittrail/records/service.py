@@ -8,6 +8,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail import search_words
 from audittrail.access import Principal, Visibility
 from audittrail.applications import service as applications
 from audittrail.db.models import Application, ParamDefinition
@@ -83,6 +84,7 @@ async def prepare(
         unsearchable=unsearchable,
     )
     limits.check_leaf_size(new)
+    new.words = search_words.of(new, unsearchable)  # here, not under the log's lock
     return new
 
 

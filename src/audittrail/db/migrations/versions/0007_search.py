@@ -8,7 +8,7 @@ records.search_text holds the words a record is found by (audittrail/search_word
 the append writes from now on; for the records already there it is filled here, with the
 param definitions' current sensitivity, the one UPDATE of records this migration makes (the
 append-only trigger is suspended for it, in the same transaction, as 0005 did). PostgreSQL
-indexes it with a GIN index over to_tsvector('simple', search_text), and params and metadata
+indexes it with a GIN index of its words as lexemes (array_to_tsvector), and params and metadata
 with GIN jsonb_path_ops indexes (equality by containment). SQLite gets an FTS5 table with
 records as its external content, rebuilt from them here and written by the append afterwards.
 
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from audittrail import search_words
+from audittrail.db import fts5
 from audittrail.db.append_only import postgres_triggers, sqlite_trigger
 
 revision: str = "0007"
@@ -44,10 +45,6 @@ _records = sa.table(
 )
 _definitions = sa.table(
     "param_definitions", sa.column("application_id"), sa.column("key"), sa.column("sensitive")
-)
-FTS5_TABLE = (
-    "CREATE VIRTUAL TABLE records_search USING fts5(search_text, content='records', "
-    "content_rowid='seq', tokenize='unicode61 remove_diacritics 0')"
 )
 
 
@@ -72,8 +69,11 @@ REPLACED_INDEXES = {
 def upgrade() -> None:
     for name in REPLACED_INDEXES:
         op.execute(f"DROP INDEX {name}")
+    postgres = op.get_bind().dialect.name == "postgresql"
     for name, columns in SORT_INDEXES.items():
-        op.execute(f"CREATE INDEX {name} ON records ({columns})")
+        # PostgreSQL counts by actor from the index alone only if it holds the column itself.
+        include = " INCLUDE (actor)" if postgres and "actor" in columns else ""
+        op.execute(f"CREATE INDEX {name} ON records ({columns}){include}")
     op.add_column("records", sa.Column("search_text", sa.Text(), nullable=True))
     with _records_updatable():
         _fill_search_text()
@@ -87,8 +87,8 @@ def upgrade() -> None:
                 f"CREATE INDEX ix_records_{column} ON records USING gin ({column} jsonb_path_ops)"
             )
     else:
-        op.execute(FTS5_TABLE)
-        op.execute("INSERT INTO records_search (records_search) VALUES ('rebuild')")
+        op.execute(fts5.CREATE)
+        op.execute(fts5.REBUILD)
     _allow_search_text_updates()
 
 
@@ -191,12 +191,8 @@ def _fill_search_text() -> None:
 
 
 def _search_text(row: Any, sensitive: dict[str, set[str]]) -> dict[str, Any]:
-    texts = [getattr(row, name) for name in SEARCHED]
     unsearchable = sensitive.get(row.application_id, set())
-    return {
-        "holder": row.seq,
-        "text": search_words.document(texts, row.params or {}, unsearchable),
-    }
+    return {"holder": row.seq, "text": search_words.of(row, unsearchable)}
 
 
 @contextlib.contextmanager
