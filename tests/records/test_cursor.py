@@ -17,8 +17,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from audittrail.db.models import SEVERITY_RANKS
 from audittrail.log import append as log_append
 from audittrail.log.append import NewRecord
+from audittrail.records.schemas import SEVERITY_RANK as SERVICE_SEVERITY_RANK
 from tests.helpers import RECORDS, record_total
 
 SEVERITIES = ["critical", "high", "medium", "low", "none"]
@@ -276,3 +278,37 @@ async def test_created_at_cursor_names_an_instant_whatever_its_offset(
     response = await client.get(RECORDS, params={"cursor": shifted, "page_size": 3})
     assert response.status_code == 200, response.text
     assert ids(response.json()["records"]) == ids(everything[3:6])
+
+
+def _token(items: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(items).encode()).decode().rstrip("=")
+
+
+async def test_cursors_issued_before_they_carried_the_time_still_page(
+    client: httpx.AsyncClient,
+) -> None:
+    """A sort by another field's cursor now carries the last record's time (a later page starts
+    at an index entry); one without it, as issued before, still gives the same next page."""
+    await post_many(client, [body_number(n) for n in range(12)])
+    for sort_by in ("severity", "event_type", "actor", "category"):
+        params = {"sort_by": sort_by, "sort_dir": "desc", "page_size": 5}
+        first = await page_of(client, **params)
+        items = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+        assert len(items) == 5, items  # sort_by, sort_dir, value, seq, created_at
+        assert datetime.fromisoformat(items[4]) == datetime.fromisoformat(
+            first["records"][-1]["created_at"]
+        )
+        new = await page_of(client, **params, cursor=first["next_cursor"])
+        old = await page_of(client, **params, cursor=_token(items[:4]))
+        assert [r["id"] for r in old["records"]] == [r["id"] for r in new["records"]], sort_by
+        assert old["next_cursor"] == new["next_cursor"]
+    forged = _token(["created_at", "desc", "2026-01-01T00:00:00+00:00", 3, "2026-01-01T00:00:00"])
+    response = await client.get(RECORDS, params={"cursor": forged})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["code"] == "INVALID_CURSOR"
+
+
+def test_the_severity_ranks_of_the_sort_index_are_the_lists() -> None:
+    """db/models.py spells the ranks into the severity sort's index expression; they must be
+    the ones records/query.py compares cursors with."""
+    assert SEVERITY_RANKS == SERVICE_SEVERITY_RANK == SEVERITY_RANK

@@ -148,7 +148,7 @@ async def create(
         entity_type=APPLICATION,
         entity_id=application.id,
         changes_registry=True,
-        params=system.changes({}, _audited(application)),
+        params=system.changes({}, audited(application)),
         ip_address=ip,
     )
     # Params given inline are created like any other: each leaves its own record.
@@ -166,7 +166,8 @@ def _no_repeated_param_keys(params: list[ParamDefinitionCreate]) -> None:
         seen.add(param.key)
 
 
-def _audited(application: Application) -> dict[str, Any]:
+def audited(application: Application) -> dict[str, Any]:
+    """What the system records of an application's changes say of it (`audittrail seed` too)."""
     return {
         "key": application.key,
         "name": application.name,
@@ -181,14 +182,14 @@ async def update(
     session: AsyncSession, id_or_key: str, request: ApplicationUpdate, *, actor: str, ip: str | None
 ) -> Application:
     application = await get_for_change(session, id_or_key)
-    before = _audited(application)
+    before = audited(application)
     for name, value in request.changes().items():
         if name == "archived":
             if value != (application.archived_at is not None):
                 application.archived_at = clock.now() if value else None
         else:
             setattr(application, name, value)
-    changed = system.changes(before, _audited(application))
+    changed = system.changes(before, audited(application))
     if not changed:
         return application
     application.updated_at = clock.now()
@@ -224,7 +225,7 @@ async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str |
             code="APPLICATION_HAS_RECORDS",
         )
     definitions = await repo.definitions(session, application.id)
-    before = _audited(application)
+    before = audited(application)
     await repo.delete_application(session, application.id)
     # Its params go with it, and each leaves its record, as if deleted one by one.
     for definition in definitions:
@@ -233,7 +234,7 @@ async def delete(session: AsyncSession, id_or_key: str, *, actor: str, ip: str |
             application,
             definition,
             "param.deleted",
-            _removed(_audited_definition(definition)),
+            _removed(audited_definition(definition)),
             actor=actor,
             ip=ip,
         )
@@ -272,7 +273,8 @@ def _new_definition(application: Application, request: ParamDefinitionCreate) ->
     )
 
 
-def _audited_definition(definition: ParamDefinition) -> dict[str, Any]:
+def audited_definition(definition: ParamDefinition) -> dict[str, Any]:
+    """What the system records of a param definition's changes say of it."""
     return {
         "key": definition.key,
         "label": definition.label,
@@ -326,7 +328,7 @@ async def _add_definitions(
             application,
             definition,
             "param.created",
-            system.changes({}, _audited_definition(definition)),
+            system.changes({}, audited_definition(definition)),
             actor=actor,
             ip=ip,
         )
@@ -354,10 +356,10 @@ async def update_definition(
     if "enum_values" in values and definition.type != ParamType.ENUM:
         problem = FieldProblem("body.enum_values", "NOT_AN_ENUM", "only enum params have values.")
         raise Unprocessable(f"Param {key} is of type {definition.type}.", details=[problem])
-    before = _audited_definition(definition)
+    before = audited_definition(definition)
     for name, value in values.items():
         setattr(definition, name, value)
-    changed = system.changes(before, _audited_definition(definition))
+    changed = system.changes(before, audited_definition(definition))
     if changed:
         definition.updated_at = clock.now()
         await _write_param_record(
@@ -381,7 +383,7 @@ async def delete_definition(
     definition = await get_definition(session, application, key)
     if definition.sensitive and not may_unmask:
         raise _unmasking(key)
-    before = _audited_definition(definition)
+    before = audited_definition(definition)
     await repo.delete_definition(session, definition.id)
     await _write_param_record(
         session, application, definition, "param.deleted", _removed(before), actor=actor, ip=ip

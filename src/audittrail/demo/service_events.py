@@ -11,10 +11,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from audittrail.access import ROLE_SCOPES, WRITER
-from audittrail.db.models import Application, ParamDefinition
+from audittrail.applications import service as application_service
 from audittrail.demo.catalog import Registered
 from audittrail.demo.pools import Person, random_uuid
 from audittrail.demo.weighted import Weighted
@@ -43,7 +42,7 @@ def _application_created(registered: Registered) -> Iterator[NewRecord]:
         entity_type="application",
         entity_id=application.id,
         changes_registry=True,
-        params=system.changes({}, _audited(application)),
+        params=system.changes({}, application_service.audited(application)),
     )
     for definition in registered.definitions:
         yield system.new(
@@ -53,33 +52,8 @@ def _application_created(registered: Registered) -> Iterator[NewRecord]:
             entity_type="param",
             entity_id=f"{application.key}.{definition.key}",
             changes_registry=True,
-            params=system.changes({}, _audited_definition(definition)),
+            params=system.changes({}, application_service.audited_definition(definition)),
         )
-
-
-def _audited(application: Application) -> dict[str, Any]:
-    """The fields the applications service records of an application."""
-    return {
-        "key": application.key,
-        "name": application.name,
-        "description": application.description,
-        "accent_color": application.accent_color,
-        "allow_unknown_params": application.allow_unknown_params,
-        "archived": False,
-    }
-
-
-def _audited_definition(definition: ParamDefinition) -> dict[str, Any]:
-    """The fields the applications service records of a param definition."""
-    return {
-        "key": definition.key,
-        "label": definition.label,
-        "type": definition.type,
-        "required": definition.required,
-        "description": definition.description,
-        "sensitive": definition.sensitive,
-        "enum_values": definition.enum_values,
-    }
 
 
 def api_key_created(world: World, creator: Person, name: str) -> NewRecord:

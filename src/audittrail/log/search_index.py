@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import search_words
@@ -34,23 +34,24 @@ async def rewrite(
     connection = await session.connection()
     sqlite = connection.dialect.name == "sqlite"
     changed = 0
-    after = -1
+    after: ColumnElement[bool] | None = None
     while True:
-        rows = (
-            await session.execute(
-                select(Record.seq, Record.params, Record.search_text, *_SEARCHED)
-                .where(
-                    Record.application_id == application_id,
-                    _holds(key, sqlite),
-                    Record.seq > after,
-                )
-                .order_by(Record.seq)
-                .limit(CHUNK)
-            )
-        ).all()
+        # In the order of the application's index (application_id, created_at), by keyset.
+        chunk = (
+            select(Record.seq, Record.created_at, Record.params, Record.search_text, *_SEARCHED)
+            .where(Record.application_id == application_id, _holds(key, sqlite))
+            .order_by(Record.created_at, Record.seq)
+            .limit(CHUNK)
+        )
+        if after is not None:
+            chunk = chunk.where(after)
+        rows = (await session.execute(chunk)).all()
         if not rows:
             return changed
-        after = rows[-1].seq
+        last = rows[-1]
+        after = tuple_(Record.created_at, Record.seq) > tuple_(
+            literal(last.created_at, Record.created_at.type), literal(last.seq, Record.seq.type)
+        )
         rewritten = [(row.seq, row.search_text, search_words.of(row, unsearchable)) for row in rows]
         rewritten = [(seq, old, new) for seq, old, new in rewritten if new != old]
         if rewritten:

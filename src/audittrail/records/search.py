@@ -35,7 +35,10 @@ from audittrail.db import fts5
 from audittrail.db.models import SEARCH_VECTOR, Record
 from audittrail.errors import FieldProblem, Unprocessable
 
-TERM = re.compile(r'(?P<exclude>-)?(?:"(?P<phrase>[^"]*)"(?P<quoted_prefix>\*)?|(?P<bare>[^\s"]+))')
+# A bare term runs to a space or a quote; a minus just before a quote starts an exclusion.
+TERM = re.compile(
+    r'(?P<exclude>-)?(?:"(?P<phrase>[^"]*)"(?P<quoted_prefix>\*)?|(?P<bare>(?:[^\s"-]|-(?!"))+))'
+)
 
 
 @dataclass(frozen=True)
