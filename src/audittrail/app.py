@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.database_pool_size,
+            work_mem=settings.database_work_mem,
         )
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
         registry = Registry(database, settings)

@@ -89,7 +89,7 @@ def _connection_gone(error: BaseException) -> bool:
     )
 
 
-def _postgresql_engine(url: URL, pool_size: int) -> AsyncEngine:
+def _postgresql_engine(url: URL, pool_size: int, work_mem: str | None) -> AsyncEngine:
     # Opening a connection per request under load cost more than the request (measured: a
     # pool of 40 doubled throughput at 32 client connections over 10 + 20 overflow). Each
     # process may open pool_size * 1.25: PostgreSQL's max_connections must cover them all.
@@ -100,11 +100,14 @@ def _postgresql_engine(url: URL, pool_size: int) -> AsyncEngine:
     # JIT off: it compiles a plan once its cost passes a threshold, which counting a hundred
     # thousand matches of a search does, and spent 25-30 ms of a 250 ms query doing so
     # (EXPLAIN ANALYZE at a million records). Our queries are short; none gains from it.
+    server_settings = {"jit": "off"}
+    if work_mem is not None:
+        server_settings["work_mem"] = work_mem
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size // 4,
-        connect_args={"server_settings": {"jit": "off"}},
+        connect_args={"server_settings": server_settings},
     )
 
     @event.listens_for(engine.sync_engine, "handle_error")
@@ -127,7 +130,12 @@ class Database:
 
     @classmethod
     def connect(
-        cls, database_url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 32
+        cls,
+        database_url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pool_size: int = 32,
+        work_mem: str | None = None,
     ) -> Database:
         url = async_url(database_url)
         if url.get_backend_name() == "sqlite":
@@ -135,7 +143,7 @@ class Database:
                 reader=_sqlite_engine(url, None, sqlite_synchronous),
                 writer=_sqlite_engine(url, "BEGIN IMMEDIATE", sqlite_synchronous),
             )
-        engine = _postgresql_engine(url, pool_size)
+        engine = _postgresql_engine(url, pool_size, work_mem)
         # The same pool; asyncpg's autocommit is a flag of the driver's, set without a query.
         return cls(reader=engine.execution_options(isolation_level="AUTOCOMMIT"), writer=engine)
 

@@ -202,10 +202,9 @@ Index("ix_records_severity_rank_created_at_seq", SEVERITY_KEY, Record.created_at
 
 # PostgreSQL's indexes for full text and for params and metadata by value (migration 0007);
 # SQLite's full-text index is the FTS5 table records_search, which the models do not describe.
-# The words as PostgreSQL's lexemes, taken as they are (search_words.py says why).
-SEARCH_VECTOR = func.array_to_tsvector(
-    func.string_to_array(Record.search_text, literal_column("' '"))
-)
+# The words as PostgreSQL's lexemes, taken as they are (search_words.py says why), by the
+# function migration 0007 creates.
+SEARCH_VECTOR = func.audittrail_words(Record.search_text)
 Index("ix_records_search", SEARCH_VECTOR, postgresql_using="gin").ddl_if(dialect="postgresql")
 for _column in ("params", "metadata"):
     Index(
