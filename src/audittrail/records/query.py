@@ -429,10 +429,10 @@ def with_cursor(query: RecordQuery, where: list[ColumnElement[bool]]) -> list[Co
 
 
 def _is_registered(key: str) -> ColumnElement[bool]:
-    return (
-        select(ParamDefinition.id)
-        .where(ParamDefinition.application_id == Record.application_id, ParamDefinition.key == key)
-        .exists()
+    """The record's application registers the param: the applications that do, read once (a
+    correlated EXISTS looked them up again for every row: 90 ms for 23,000 rows)."""
+    return Record.application_id.in_(
+        select(ParamDefinition.application_id).where(ParamDefinition.key == key)
     )
 
 
@@ -474,13 +474,18 @@ class JsonAccess:
             self._coerce(key, param_type, item)
             for item in (value if operator is Operator.IN else [value])
         ]
+        if operator in (Operator.EQ, Operator.IN) and self.postgres:
+            # Containment of {key: value} is equality of that JSON type (numbers compared as
+            # numbers), and alone the planner estimates it well: with the typed comparison
+            # too, it took 23,000 matches for one and sorted them all for the first page.
+            return self._contained(Record.params, key, values)
         typed, is_type = self._typed(key, param_type)
         if operator is Operator.IN:
-            return and_(is_type, typed.in_(values), self._contained(Record.params, key, values))
+            return and_(is_type, typed.in_(values))
         if operator is Operator.CONTAINS:
             return and_(is_type, typed.ilike(f"%{_escape_like(str(values[0]))}%", escape="\\"))
         if operator is Operator.EQ:
-            return and_(is_type, typed == values[0], self._contained(Record.params, key, values))
+            return and_(is_type, typed == values[0])
         return and_(is_type, _compare(typed, operator, values[0]))
 
     def metadata_condition(self, metadata_filter: MetadataFilter) -> ColumnElement[bool]:

@@ -13,7 +13,8 @@ with GIN jsonb_path_ops indexes (equality by containment). SQLite gets an FTS5 t
 records as its external content, rebuilt from them here and written by the append afterwards.
 
 The indexes of event_type, category and actor gain seq, and severity gets one by rank, so that
-each serves both its filter and the list sorted by it (docs/queries.md).
+each serves both its filter and the list sorted by it; the entity's index, whose type came first,
+becomes one by id and one by type (docs/queries.md).
 """
 
 import contextlib
@@ -50,7 +51,10 @@ _definitions = sa.table(
 
 # The record list's sorts read an index each: (key, created_at, seq), the order the list takes.
 # Sort keys that are expressions are written with constants, as records/query.py sends them.
-SORT_INDEXES = {
+NEW_INDEXES = {
+    # Not a sort's: an entity by id, with or without its type, and by type alone.
+    "ix_records_entity_id_created_at": "entity_id, created_at",
+    "ix_records_entity_type_created_at": "entity_type, created_at",
     "ix_records_event_type_created_at_seq": "event_type, created_at, seq",
     "ix_records_category_created_at_seq": "category, created_at, seq",
     "ix_records_actor_created_at_seq": "coalesce(actor, ''), created_at, seq",
@@ -60,6 +64,7 @@ SORT_INDEXES = {
     ),
 }
 REPLACED_INDEXES = {
+    "ix_records_entity_created_at": "entity_type, entity_id, created_at",
     "ix_records_event_type_created_at": "event_type, created_at",
     "ix_records_category_created_at": "category, created_at",
     "ix_records_actor_created_at": "actor, created_at",
@@ -70,7 +75,7 @@ def upgrade() -> None:
     for name in REPLACED_INDEXES:
         op.execute(f"DROP INDEX {name}")
     postgres = op.get_bind().dialect.name == "postgresql"
-    for name, columns in SORT_INDEXES.items():
+    for name, columns in NEW_INDEXES.items():
         # PostgreSQL counts by actor from the index alone only if it holds the column itself.
         include = " INCLUDE (actor)" if postgres and "actor" in columns else ""
         op.execute(f"CREATE INDEX {name} ON records ({columns}){include}")
@@ -230,7 +235,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TABLE records_search")
     op.drop_column("records", "search_text")
-    for name in SORT_INDEXES:
+    for name in NEW_INDEXES:
         op.execute(f"DROP INDEX {name}")
     for name, columns in REPLACED_INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON records ({columns})")
