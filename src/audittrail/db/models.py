@@ -144,10 +144,10 @@ class Record(Base):
         Index("ix_records_event_type_created_at_seq", "event_type", "created_at", "seq"),
         Index("ix_records_category_created_at_seq", "category", "created_at", "seq"),
         Index("ix_records_severity_created_at", "severity", "created_at"),
-        # By id, with or without its type (an id alone is the common question, and a type
-        # first made it a scan of the whole index: 80 ms for 87 rows); by type alone.
+        Index("ix_records_entity_created_at", "entity_type", "entity_id", "created_at"),
+        # An id without its type: through the index above, a scan of all of it (80 ms for 87
+        # rows at a million records); through this one, 6 ms.
         Index("ix_records_entity_id_created_at", "entity_id", "created_at"),
-        Index("ix_records_entity_type_created_at", "entity_type", "created_at"),
         Index("ix_records_application_id_created_at", "application_id", "created_at"),
         Index("ix_records_application_key_created_at", "application_key", "created_at"),
     )

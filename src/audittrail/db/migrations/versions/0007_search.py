@@ -13,8 +13,8 @@ with GIN jsonb_path_ops indexes (equality by containment). SQLite gets an FTS5 t
 records as its external content, rebuilt from them here and written by the append afterwards.
 
 The indexes of event_type, category and actor gain seq, and severity gets one by rank, so that
-each serves both its filter and the list sorted by it; the entity's index, whose type came first,
-becomes one by id and one by type (docs/queries.md).
+each serves both its filter and the list sorted by it; an entity's id alone gets an index (the
+index of both has the type first) (docs/queries.md).
 """
 
 import contextlib
@@ -52,9 +52,8 @@ _definitions = sa.table(
 # The record list's sorts read an index each: (key, created_at, seq), the order the list takes.
 # Sort keys that are expressions are written with constants, as records/query.py sends them.
 NEW_INDEXES = {
-    # Not a sort's: an entity by id, with or without its type, and by type alone.
+    # Not a sort's: an entity by its id alone (the index of both has the type first).
     "ix_records_entity_id_created_at": "entity_id, created_at",
-    "ix_records_entity_type_created_at": "entity_type, created_at",
     "ix_records_event_type_created_at_seq": "event_type, created_at, seq",
     "ix_records_category_created_at_seq": "category, created_at, seq",
     "ix_records_actor_created_at_seq": "coalesce(actor, ''), created_at, seq",
@@ -64,7 +63,6 @@ NEW_INDEXES = {
     ),
 }
 REPLACED_INDEXES = {
-    "ix_records_entity_created_at": "entity_type, entity_id, created_at",
     "ix_records_event_type_created_at": "event_type, created_at",
     "ix_records_category_created_at": "category, created_at",
     "ix_records_actor_created_at": "actor, created_at",
