@@ -6,18 +6,17 @@ the SQL the service sends is captured and EXPLAINed with the same parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import RECORDS, create_application
+from tests.plans import plans
 
 ROWS = 60_000
 
@@ -78,38 +77,6 @@ async def filled(postgres_only: None, client: httpx.AsyncClient, app: FastAPI) -
     first = (await client.get(RECORDS, params={"sort_dir": "asc", "page_size": 3})).json()
     assert first["total"] == ROWS + 3  # and the bootstrap and application records
     return datetime.fromisoformat(first["records"][2]["created_at"])
-
-
-@contextmanager
-def captured(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECTs on records sent while the block runs, with their parameters."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        statement, parameters = args[2], args[3]
-        if statement.lstrip().startswith("SELECT") and "FROM records" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-
-
-async def plans(client: httpx.AsyncClient, app: FastAPI, params: dict[str, Any]) -> list[str]:
-    """The query plan of each statement the listing sends."""
-    engine: AsyncEngine = app.state.database.reader
-    with captured(engine) as statements:
-        response = await client.get(RECORDS, params=params)
-    assert response.status_code == 200, response.text
-    assert response.json()["records"], params
-    found = []
-    async with engine.connect() as connection:
-        for statement, parameters in statements:
-            rows = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-            found.append("\n".join(row[0] for row in rows))
-    return found
 
 
 def window(start: datetime, seconds: int) -> dict[str, str]:

@@ -4,6 +4,9 @@ One place for their SQL, so that a migration that must recreate one (to move dat
 append-only table) recreates exactly what the first one made.
 """
 
+import contextlib
+from collections.abc import Callable, Iterator
+
 POSTGRES_REJECT = """
 CREATE FUNCTION audittrail_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -35,3 +38,17 @@ def sqlite_trigger(table: str, operation: str) -> str:
         f"BEGIN SELECT RAISE(ABORT, 'audittrail: {operation} on {table} is refused: "
         "the log is append-only'); END"
     )
+
+
+@contextlib.contextmanager
+def records_updatable(execute: Callable[[str], object], dialect: str) -> Iterator[None]:
+    """Within the block, records take UPDATE: for a migration filling a column it adds (0005,
+    0007), in its transaction, the refusal restored as it was when the block ends."""
+    if dialect == "postgresql":
+        execute("ALTER TABLE records DISABLE TRIGGER records_append_only")
+        yield
+        execute("ALTER TABLE records ENABLE TRIGGER records_append_only")
+    else:
+        execute("DROP TRIGGER records_no_update")
+        yield
+        execute(sqlite_trigger("records", "UPDATE"))

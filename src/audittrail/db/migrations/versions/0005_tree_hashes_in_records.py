@@ -10,14 +10,18 @@ one UPDATE of records this schema ever makes: the append-only trigger is suspend
 restored in the same transaction.
 """
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 from audittrail.db import tree_nodes
-from audittrail.db.append_only import SQLITE_OPERATIONS, postgres_triggers, sqlite_trigger
+from audittrail.db.append_only import (
+    SQLITE_OPERATIONS,
+    postgres_triggers,
+    records_updatable,
+    sqlite_trigger,
+)
 from audittrail.integrity.hashing import HASH_SIZE
 from audittrail.integrity.tree import completing_leaf
 
@@ -36,7 +40,7 @@ _tree_nodes = sa.table(
 
 def upgrade() -> None:
     op.add_column("records", sa.Column("tree_hashes", sa.LargeBinary(), nullable=True))
-    with _records_updatable():
+    with records_updatable(op.execute, op.get_bind().dialect.name):
         _fill_tree_hashes()
     # Its append-only triggers go with it.
     op.drop_table("tree_nodes")
@@ -91,18 +95,6 @@ def _leading_levels(levels: dict[int, bytes]) -> bytes:
     while len(hashes) in levels:
         hashes.append(levels[len(hashes)])
     return b"".join(hashes)
-
-
-@contextlib.contextmanager
-def _records_updatable() -> Iterator[None]:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE records DISABLE TRIGGER records_append_only")
-        yield
-        op.execute("ALTER TABLE records ENABLE TRIGGER records_append_only")
-    else:
-        op.execute("DROP TRIGGER records_no_update")
-        yield
-        op.execute(sqlite_trigger("records", "UPDATE"))
 
 
 def downgrade() -> None:

@@ -17,8 +17,7 @@ each serves both its filter and the list sorted by it; an entity's id alone gets
 index of both has the type first) (docs/queries.md).
 """
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +25,8 @@ from alembic import op
 
 from audittrail import search_words
 from audittrail.db import fts5
-from audittrail.db.append_only import postgres_triggers, sqlite_trigger
+from audittrail.db.append_only import postgres_triggers, records_updatable, sqlite_trigger
+from audittrail.integrity.canonical import LEAF_FIELDS
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -78,7 +78,7 @@ def upgrade() -> None:
         include = " INCLUDE (actor)" if postgres and "actor" in columns else ""
         op.execute(f"CREATE INDEX {name} ON records ({columns}){include}")
     op.add_column("records", sa.Column("search_text", sa.Text(), nullable=True))
-    with _records_updatable():
+    with records_updatable(op.execute, op.get_bind().dialect.name):
         _fill_search_text()
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_WORDS)
@@ -124,25 +124,8 @@ BEGIN
 END
 $$
 """
-RECORD_COLUMNS = (
-    "id",
-    "seq",
-    "created_at",
-    "event_type",
-    "category",
-    "summary",
-    "severity",
-    "actor",
-    "application_id",
-    "application_key",
-    "entity_type",
-    "entity_id",
-    "params",
-    "metadata",
-    "ip_address",
-    "source",
-    "tree_hashes",
-)
+# The columns of records before search_text: the leaf's fields and the tree's hashes.
+RECORD_COLUMNS = (*LEAF_FIELDS, "tree_hashes")
 
 
 def _allow_search_text_updates() -> None:
@@ -210,18 +193,6 @@ def _fill_search_text() -> None:
 def _search_text(row: Any, sensitive: dict[str, set[str]]) -> dict[str, Any]:
     unsearchable = sensitive.get(row.application_id, set())
     return {"holder": row.seq, "text": search_words.of(row, unsearchable)}
-
-
-@contextlib.contextmanager
-def _records_updatable() -> Iterator[None]:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE records DISABLE TRIGGER records_append_only")
-        yield
-        op.execute("ALTER TABLE records ENABLE TRIGGER records_append_only")
-    else:
-        op.execute("DROP TRIGGER records_no_update")
-        yield
-        op.execute(sqlite_trigger("records", "UPDATE"))
 
 
 def downgrade() -> None:
