@@ -272,6 +272,7 @@ def _requires(scope: str) -> object:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, _requires(ADMIN_SCOPE)]
 RecordsReader = Annotated[Principal, _requires(RECORDS_READ)]
+StatsReader = Annotated[Principal, _requires(STATS_READ)]
 ApplicationsReader = Annotated[Principal, _requires(APPLICATIONS_READ)]
 ApplicationsWriter = Annotated[Principal, _requires(APPLICATIONS_WRITE)]
 LogReader = Annotated[Principal, _requires(LOG_READ)]

@@ -39,6 +39,7 @@ from audittrail.metrics import router as metrics_router
 from audittrail.records import ingest
 from audittrail.records.registry import Registry
 from audittrail.records.routes import router as records_router
+from audittrail.records.stats.routes import router as stats_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
 
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Records first: routes are matched in order, and records are what is read most.
     for router in (
         records_router,
+        stats_router,
         auth_router,
         users_router,
         api_keys_router,

@@ -169,6 +169,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{RECORDS}/{{record_uuid}}/proof"): Row(
         "records:read", 200, on_record(f"{RECORDS}/{{record}}/proof"), bound={"shop": 404}
     ),
+    # Statistics: a bound key's cover its own applications (tests/stats/test_stats_access.py).
+    ("GET", "/api/audit-trail/stats"): Row("stats:read", 200, fixed("/api/audit-trail/stats")),
     # Signing in and out, one's own sessions and password.
     ("POST", "/api/auth/login"): Row(PUBLIC, 200, login),
     ("POST", "/api/auth/logout"): Row(SIGNED_IN, 204, logout, api_key=400),

@@ -98,6 +98,15 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     return keys
 
 
+async def keys_by_id(session: AsyncSession, application_ids: set[str]) -> dict[str, str]:
+    if not application_ids:
+        return {}
+    rows = await session.execute(
+        select(Application.id, Application.key).where(Application.id.in_(application_ids))
+    )
+    return {application_id: key for application_id, key in rows}
+
+
 async def sensitive_keys(
     session: AsyncSession, application_ids: set[str] | frozenset[str] | None
 ) -> dict[str, set[str]]:

@@ -73,6 +73,11 @@ async def registered_keys(session: AsyncSession, application_ids: set[str]) -> d
     return await repo.registered_keys(session, application_ids)
 
 
+async def keys_by_id(session: AsyncSession, application_ids: set[str]) -> dict[str, str]:
+    """The key of each of these applications that exists."""
+    return await repo.keys_by_id(session, application_ids)
+
+
 async def sensitive_keys(
     session: AsyncSession, application_ids: set[str] | frozenset[str] | None
 ) -> dict[str, set[str]]:

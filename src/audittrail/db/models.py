@@ -218,6 +218,59 @@ for _column in ("params", "metadata"):
     ).ddl_if(dialect="postgresql")
 
 
+class RollupHour(Base):
+    """How many records the log holds per UTC hour and per application, event type, category,
+    severity and entity type (log/rollups.py keeps it in the append's transaction). Absent
+    values are stored as "" (application, entity type); entity types as "=" + the type, so
+    that a record's "" is not its absence."""
+
+    __tablename__ = "rollup_hours"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(65), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupDay(Base):
+    """The same counts per UTC day: what a range of whole days reads."""
+
+    __tablename__ = "rollup_days"
+
+    day: Mapped[datetime] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(65), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupActor(Base):
+    """How many records each actor has in each application (both "" when absent), all time."""
+
+    __tablename__ = "rollup_actors"
+
+    actor: Mapped[str] = mapped_column(String(400), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupActorDay(Base):
+    """An actor's running total in an application at the end of each UTC day it has records:
+    its count over whole days is two lookups, however long the range (docs/stats.md)."""
+
+    __tablename__ = "rollup_actor_days"
+
+    actor: Mapped[str] = mapped_column(String(400), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[datetime] = mapped_column(primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
 class LogHead(Base):
     """The single row that serialises appends: its lock orders every batch, across processes."""
 

@@ -1,7 +1,8 @@
 """Appends records to the log: gap-free sequence numbers, in commit order, across processes.
 
 An append locks the log head (log/head.py), numbers the records after it, extends the Merkle
-tree (log/tree_store.py), inserts the rows and moves the head, all in the caller's transaction.
+tree (log/tree_store.py), inserts the rows, counts them into the rollups (log/rollups.py) and
+moves the head, all in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from audittrail.db.models import Application, Record
 from audittrail.ids import new_id
 from audittrail.integrity.canonical import LEAF_FIELDS, record_leaf_bytes, stored_json
 from audittrail.log import head as log_head
-from audittrail.log import tree_store
+from audittrail.log import rollups, tree_store
 
 RECORDS = cast(Table, Record.__table__)
 
@@ -154,6 +155,7 @@ async def append(
             fts5.INSERT,
             [(record.seq, text) for record, text in zip(records, search_texts, strict=True)],
         )
+    await rollups.add(session, records)
     changes_registry = any(new.changes_registry for new in new_records)
     moved = log_head.Head(
         size=head.size + len(records),

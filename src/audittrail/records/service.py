@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audittrail import search_words
 from audittrail.access import Principal, Visibility
 from audittrail.applications import service as applications
+from audittrail.applications.service import ParamType
 from audittrail.db.models import Application, ParamDefinition
 from audittrail.errors import AppError, FieldProblem, Forbidden, NotFound, Unprocessable
 from audittrail.log.append import AppendedRecord, NewRecord
@@ -240,11 +241,11 @@ class RecordList:
     visible_params: dict[str, set[str]] | None
 
 
-async def search(
-    session: AsyncSession, query: q.RecordQuery, *, offset: int, limit: int
-) -> RecordList:
-    """Filter, sort and page records; params are compared by their registered type."""
-    types: dict[str, applications.ParamType] = {}
+async def filter_types(session: AsyncSession, query: q.RecordQuery) -> dict[str, ParamType]:
+    """The registered types of the params the query filters on, where it names an application
+    the reader sees (elsewhere a filter's value says its type); 403 for a filter on a param
+    that is sensitive where the query reaches, unless the reader sees sensitive values."""
+    types: dict[str, ParamType] = {}
     filter_keys = {param_filter.key for param_filter in query.param_filters}
     application = None
     if filter_keys and (query.application_id or query.application_key):
@@ -260,6 +261,14 @@ async def search(
         if application is not None:
             within = frozenset({application.id})
         await _refuse_sensitive_filters(session, filter_keys, within)
+    return types
+
+
+async def search(
+    session: AsyncSession, query: q.RecordQuery, *, offset: int, limit: int
+) -> RecordList:
+    """Filter, sort and page records; params are compared by their registered type."""
+    types = await filter_types(session, query)
     records, total, more = await repo.page(
         session, query, offset=offset, limit=limit, param_types=types
     )

@@ -1,0 +1,1 @@
+"""Statistics and parameter analytics over the records a reader sees (docs/stats.md)."""

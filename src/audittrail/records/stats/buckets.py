@@ -1,0 +1,141 @@
+"""Time in the reader's zone: buckets, slots, days, the hour × weekday grid.
+
+Counts come from the database per **slot**: a span of UTC time aligned on its own length (an
+hour from the rollups; 15 minutes, a minute or a second from the records). A slot is placed
+into the zone's buckets whole, which is exact when the zone's offset is a multiple of the slot
+throughout it: whole hours for most zones, 15 minutes for India, Nepal or Newfoundland
+(`slot_fits`). Buckets are the zone's own: a day is local midnight to local midnight (23 or 25
+hours across a daylight-saving change), a week starts on Monday, a month on its first day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from audittrail.records.query import invalid
+
+# Slot lengths, longest first: the rollups' hour, then what records are grouped by.
+HOUR = 3600
+SLOTS = (HOUR, 900, 60, 1)
+# More buckets than this make an answer nobody can read: 422, choose a longer bucket.
+MAX_BUCKETS = 10_000
+
+
+class Bucket(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone of that name; 422 for anything else."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        raise invalid("tz", f"{name[:64]!r} is not an IANA time zone name (as Europe/Berlin).")
+    try:
+        return _zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise invalid(
+            "tz", f"{name[:64]!r} is not an IANA time zone name (as Europe/Berlin)."
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def default_bucket(start: datetime, end: datetime) -> Bucket:
+    """A bucket that gives a readable series over the range."""
+    span = end - start
+    if span <= timedelta(days=2):
+        return Bucket.HOUR
+    if span <= timedelta(days=120):
+        return Bucket.DAY
+    if span <= timedelta(days=3 * 366):
+        return Bucket.WEEK
+    return Bucket.MONTH
+
+
+def slot_start(moment: datetime, slot: int) -> datetime:
+    """The start of the UTC slot the moment is in."""
+    seconds = moment.minute * 60 + moment.second
+    seconds -= seconds % slot if slot < HOUR else seconds
+    return moment.replace(minute=seconds // 60, second=seconds % 60, microsecond=0)
+
+
+def slot_fits(start: datetime, slot: int, tz: ZoneInfo) -> bool:
+    """Whether the slot lies within one local hour: the zone's offset does not change inside it
+    and is a multiple of the slot's length."""
+    offset = start.astimezone(tz).utcoffset()
+    last = (start + timedelta(seconds=slot, microseconds=-1)).astimezone(tz).utcoffset()
+    assert offset is not None
+    return offset == last and offset.total_seconds() % slot == 0
+
+
+def local(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.astimezone(tz)
+
+
+def bucket_start(moment: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
+    """The start of the local bucket the moment is in, as a UTC instant."""
+    here = moment.astimezone(tz)
+    if bucket is Bucket.HOUR:
+        start = here.replace(minute=0, second=0, microsecond=0)
+        return start.astimezone(UTC)
+    day = here.date()
+    if bucket is Bucket.WEEK:
+        day -= timedelta(days=day.weekday())
+    elif bucket is Bucket.MONTH:
+        day = day.replace(day=1)
+    return midnight(day, tz)
+
+
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant the local day begins (where midnight is skipped, the instant it would be)."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def next_bucket(start: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
+    """The start of the bucket after the one starting at ``start``."""
+    if bucket is Bucket.HOUR:
+        # An hour on: the next local hour, whatever daylight saving does to the wall clock.
+        candidate = start + timedelta(hours=1)
+        following = bucket_start(candidate, bucket, tz)
+        return following if following > start else candidate
+    day = start.astimezone(tz).date()
+    if bucket is Bucket.DAY:
+        return midnight(day + timedelta(days=1), tz)
+    if bucket is Bucket.WEEK:
+        return midnight(day + timedelta(days=7), tz)
+    month = day.replace(day=1) + timedelta(days=32)
+    return midnight(month.replace(day=1), tz)
+
+
+def buckets(first: datetime, last: datetime, bucket: Bucket, tz: ZoneInfo) -> Iterator[datetime]:
+    """Every bucket's start from the one holding ``first`` to the one holding ``last``."""
+    start = bucket_start(first, bucket, tz)
+    while start <= last:
+        yield start
+        start = next_bucket(start, bucket, tz)
+
+
+def count_buckets(first: datetime, last: datetime, bucket: Bucket, tz: ZoneInfo) -> int:
+    """How many buckets the range spans (within one of it, cheaply), to refuse a huge answer."""
+    span = last - first
+    length = {
+        Bucket.HOUR: timedelta(hours=1),
+        Bucket.DAY: timedelta(days=1),
+        Bucket.WEEK: timedelta(days=7),
+        Bucket.MONTH: timedelta(days=28),
+    }[bucket]
+    return span // length + 2
+
+
+def day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local day as UTC instants, [start, end)."""
+    return midnight(day, tz), midnight(day + timedelta(days=1), tz)
