@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, verify, seed."""
+"""The command line: serve, migrate, verify, seed, rollups."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from audittrail.db import migrate as migrations
 from audittrail.demo import generator, loader
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
-from audittrail.log import sources
+from audittrail.log import rollups, sources
 from audittrail.log.signer import LogSigner
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
@@ -86,9 +86,18 @@ def verify(
         Path | None,
         typer.Option(help="The published verifier key (from /log/key). Required offline."),
     ] = None,
+    check_rollups: Annotated[
+        bool,
+        typer.Option(
+            "--rollups",
+            help="Also recount the database's records and compare the statistics' rollups.",
+        ),
+    ] = False,
 ) -> None:
     """Recompute the log and check it against its signed checkpoints; exit 1 on any problem,
     2 when the log cannot be read."""
+    if check_rollups and (url is not None or entries is not None):
+        raise typer.BadParameter("--rollups checks a database: not with --url or --entries")
     verifier_key = key.read_text().strip() if key else None
     with _progress_bar() as bar:
         task = bar.add_task("verifying", total=None)
@@ -109,7 +118,10 @@ def verify(
             audit = asyncio.run(
                 sources.audit_database(database or settings.database_url, verifier_key, progress)
             )
-    _report(audit)
+    rollups_problems = None
+    if check_rollups:
+        rollups_problems = asyncio.run(rollups.check(database or Settings().database_url))
+    _report(audit, rollups_problems)
 
 
 def _audit_server(
@@ -161,6 +173,22 @@ def _progress_bar(*, bar: bool = False) -> Progress:
         disable=not sys.stderr.isatty(),
         transient=True,
     )
+
+
+rollups_app = typer.Typer(help="The statistics' rollups: counts the append keeps.")
+app.add_typer(rollups_app, name="rollups")
+
+
+@rollups_app.command("rebuild")
+def rebuild_rollups(
+    database: Annotated[
+        str | None, typer.Option(help="This database (default: AUDITTRAIL_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Recount the rollups from the records, in one transaction holding the log's lock (writers
+    wait for it)."""
+    counted = asyncio.run(rollups.rebuild(database or Settings().database_url))
+    typer.echo(f"rollups rebuilt from {counted:,} records")
 
 
 @app.command("seed")
@@ -219,14 +247,25 @@ def seed_demo(
     )
 
 
-def _report(audit: LogAudit) -> None:
+def _report(audit: LogAudit, rollups_problems: list[rollups.Disagreement] | None) -> None:
     first = audit.first_problem()
+    for disagreement in rollups_problems or []:
+        typer.echo(
+            f"ROLLUPS DISAGREE: {disagreement.table}: {disagreement.missing} rows of a recount "
+            f"missing or different, {disagreement.extra} rows no recount gives (audittrail "
+            "rollups rebuild recomputes them)",
+            err=True,
+        )
     if first is None:
         latest = audit.checkpoints[-1].size if audit.checkpoints else 0
         typer.echo(
             f"OK: {audit.size} records, {len(audit.checkpoints)} signed checkpoints "
             f"(latest covers {latest}) verified"
         )
+        if rollups_problems == []:
+            typer.echo("OK: the rollups agree with a recount of the records")
+        if rollups_problems:
+            raise typer.Exit(1)
         return
     where = f"seq {first.seq}" if first.seq is not None else "the log"
     typer.echo(f"FAILED at {where}: {first.kind.value}: {first.message}", err=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from audittrail.log import rollups
 from audittrail.records.writer import COMMIT_FAILED as COMMIT_FAILED_MESSAGE
 from tests.conftest import ADMIN_EMAIL, ADMIN_KEY, ADMIN_PASSWORD
 from tests.helpers import APPLICATIONS, RECORDS
@@ -242,6 +243,20 @@ async def check_search(client: httpx.AsyncClient, entries: list[dict[str, Any]])
         params["cursor"] = page["next_cursor"]
     assert len(found) == len(set(found)) == len(stored)
     assert set(found) == stored
+
+
+async def check_rollups(
+    client: httpx.AsyncClient, database_url: str, entries: list[dict[str, Any]]
+) -> None:
+    """The rollups equal a recount of what is stored, and statistics count every record once."""
+    disagreements = await rollups.check(database_url)
+    assert disagreements == [], disagreements
+    response = await client.get("/api/audit-trail/stats")
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert (stats["total"], stats["from_rollups"]) == (len(entries), True)
+    ours = sum(1 for entry in entries if entry["event_type"] == EVENT_TYPE)
+    assert {"value": EVENT_TYPE, "count": ours} in stats["top"]["event_types"]["items"]
 
 
 async def caught_up_checkpoint(client: httpx.AsyncClient, size: int) -> None:

@@ -1,4 +1,5 @@
-"""SIGKILL in the middle of a concurrent ingest: what was acknowledged survives, once."""
+"""SIGKILL in the middle of a concurrent ingest: what was acknowledged survives, once, and is
+counted once by the rollups."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.crash.support import (
     Server,
     caught_up_checkpoint,
     check_log,
+    check_rollups,
     check_search,
     create_application,
     record_body,
@@ -42,6 +44,7 @@ async def test_a_killed_server_keeps_every_acknowledged_record(
         entries = await check_log(client, ingest)
         assert entries[-1]["summary"] == "after the restart"
         await check_search(client, entries)
+        await check_rollups(client, database_url, entries)
         await caught_up_checkpoint(client, len(entries))
         output = await verify_database(database_url, client, tmp_path)
     assert output.startswith(f"OK: {len(entries)} records, "), output

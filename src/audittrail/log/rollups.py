@@ -26,7 +26,9 @@ from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from audittrail.db.engine import Database
 from audittrail.db.models import RollupActor, RollupActorDay, RollupDay, RollupHour
+from audittrail.log import head as log_head
 
 HOURS = cast(Table, RollupHour.__table__)
 DAYS = cast(Table, RollupDay.__table__)
@@ -141,7 +143,12 @@ def _statements(dialect: str) -> _Statements:
 
     actor_day = insert(ACTOR_DAYS).from_select(
         ["actor", "application_id", "day", "total"],
-        select(ACTORS.c.actor, ACTORS.c.application_id, bindparam("day"), ACTORS.c.total).where(
+        select(
+            ACTORS.c.actor,
+            ACTORS.c.application_id,
+            bindparam("day", type_=ACTOR_DAYS.c.day.type),
+            ACTORS.c.total,
+        ).where(
             ACTORS.c.actor == bindparam("actor"),
             ACTORS.c.application_id == bindparam("application_id"),
         ),
@@ -197,9 +204,31 @@ def _columns(table: Table) -> str:
     return ", ".join(column.name for column in table.columns)
 
 
-async def rebuild(connection: AsyncConnection) -> None:
-    """Recompute every rollup from the records, in the caller's transaction. The caller holds
-    the log's lock (an append would otherwise count its records into what is being replaced)."""
+async def rebuild(database_url: str) -> int:
+    """Recompute every rollup from the records, in one transaction under the log's lock (an
+    append waits for it, rather than counting its records into what is being replaced); the
+    log's size it counted."""
+    database = Database.connect(database_url, pool_size=1)
+    try:
+        async with database.write_session() as session:
+            head = await log_head.lock(session)
+            await _recount_into_tables(await session.connection())
+            return head.size
+    finally:
+        await database.dispose()
+
+
+async def check(database_url: str) -> list[Disagreement]:
+    """Where the rollups of that database disagree with a recount of its records."""
+    database = Database.connect(database_url, pool_size=1)
+    try:
+        async with database.read_session() as session:
+            return await disagreements(await session.connection())
+    finally:
+        await database.dispose()
+
+
+async def _recount_into_tables(connection: AsyncConnection) -> None:
     queries = recounts(connection.dialect.name)
     for table in TABLES:
         await connection.execute(text(f"DELETE FROM {table.name}"))

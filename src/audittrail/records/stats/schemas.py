@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from audittrail.applications.service import ParamType
 from audittrail.records.stats.buckets import Bucket
 
 
@@ -99,3 +100,132 @@ class Stats(BaseModel):
     from_rollups: bool = Field(
         description="Whether the counts came from the rollups (else from the matching records)."
     )
+
+
+class AnalyzedApplication(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name: str
+
+
+class AnalyzedParam(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    label: str
+    type: ParamType
+    sensitive: bool
+
+
+class ParamBucket(BaseModel):
+    """One bucket of a param's values. Of the statistics, those of the param's type are set
+    (null where the bucket holds no value of it); the others are always null."""
+
+    start: dt.datetime = Field(description="The bucket's start, in the requested zone.")
+    count: int = Field(description="Records holding a value of the param's type.")
+    missing: int = Field(description="Records without the param (or with null).")
+    mismatched: int = Field(
+        description="Records holding a value of another JSON type (for a datetime param, also "
+        "text that is not a date-time with an offset)."
+    )
+    min: float | None = Field(default=None, description="integer and number params.")
+    max: float | None = None
+    mean: float | None = None
+    p5: float | None = Field(
+        default=None,
+        description="Percentiles by linear interpolation between the two nearest ranks, as "
+        "PostgreSQL's percentile_cont.",
+    )
+    p25: float | None = None
+    p50: float | None = None
+    p75: float | None = None
+    p95: float | None = None
+    values: list[Count] | None = Field(
+        default=None,
+        description="string, enum, boolean and datetime params: the most frequent values, most "
+        "first (ties by value); a datetime's value is the start of the bucket its time is in.",
+    )
+    other: int | None = Field(default=None, description="The count of the values not listed.")
+    drift: float | None = Field(
+        description="Against the bucket before: numbers |p50 - previous p50| / previous IQR, "
+        "values the total-variation distance of their shares; null where either bucket has no "
+        "value (or, for numbers, the previous IQR is 0 and the medians differ)."
+    )
+    drifted: bool = Field(
+        description="drift > drift_threshold, or the medians differ where the previous IQR is 0."
+    )
+
+
+ANALYTICS_EXAMPLE: dict[str, Any] = {
+    "application": {
+        "id": "0193a5e0-6c1e-7a51-9a4f-3b1c8d2e0f11",
+        "key": "billing",
+        "name": "Billing",
+    },
+    "param": {"key": "amount", "label": "Amount", "type": "number", "sensitive": False},
+    "bucket": "day",
+    "tz": "Europe/Berlin",
+    "drift_threshold": 0.3,
+    "total": 5,
+    "missing": 1,
+    "buckets": [
+        {
+            "start": "2026-12-01T00:00:00+01:00",
+            "count": 3,
+            "missing": 1,
+            "mismatched": 0,
+            "min": 10.0,
+            "max": 30.0,
+            "mean": 20.0,
+            "p5": 11.0,
+            "p25": 15.0,
+            "p50": 20.0,
+            "p75": 25.0,
+            "p95": 29.0,
+            "values": None,
+            "other": None,
+            "drift": None,
+            "drifted": False,
+        },
+        {
+            "start": "2026-12-02T00:00:00+01:00",
+            "count": 1,
+            "missing": 0,
+            "mismatched": 0,
+            "min": 50.0,
+            "max": 50.0,
+            "mean": 50.0,
+            "p5": 50.0,
+            "p25": 50.0,
+            "p50": 50.0,
+            "p75": 50.0,
+            "p95": 50.0,
+            "values": None,
+            "other": None,
+            "drift": 3.0,
+            "drifted": True,
+        },
+    ],
+    "drifted_buckets": ["2026-12-02T00:00:00+01:00"],
+}
+
+
+class ParamAnalytics(BaseModel):
+    """How one param's values spread over time, bucket by bucket, in the records that match."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ANALYTICS_EXAMPLE]})
+
+    application: AnalyzedApplication
+    param: AnalyzedParam
+    bucket: Bucket
+    tz: str
+    drift_threshold: float
+    total: int = Field(description="The application's records that match the filters.")
+    missing: int = Field(description="Of them, those without the param (or with null).")
+    buckets: list[ParamBucket] = Field(
+        description="Every bucket of the range (date_from to date_to, else first to last "
+        "record), empty ones included."
+    )
+    drifted_buckets: list[dt.datetime] = Field(description="The starts of the drifted buckets.")
