@@ -76,7 +76,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench import common
+from bench import common, stats_shapes
 from bench import ingest_support as support
 from bench.ingest_support import Server
 
@@ -98,6 +98,7 @@ TARGET_POSTGRES_SEARCH_P95_MS = 150.0
 TARGET_SQLITE_P95_MS = 150.0
 TARGET_SEARCH_INGEST_RATIO = 1.25
 TARGET_SINGLE_P99_MS = 50.0
+TARGET_ROLLUPS_INGEST_RATIO = 1.15
 
 SEARCH_INDEX = "ix_records_search"
 # What migration 0007 adds to each record's writes besides the search index: GIN indexes of
@@ -796,7 +797,11 @@ def ingest_figures(runs: IngestRuns) -> dict[str, Any]:
             "single_p50_ms": round(common.median(singles), 2),
             "single_p99_ms": round(common.percentile(singles, 0.99), 2),
         }
-    for baseline, label in (("no_search", "search_index"), ("none", "all_new_indexes")):
+    for baseline, label in (
+        ("no_search", "search_index"),
+        ("none", "all_new_indexes"),
+        ("no_rollups", "rollups"),
+    ):
         if baseline in runs.batch_s:
             ratios = [
                 with_ / without
@@ -941,6 +946,7 @@ class Options:
     batches: int
     singles: int
     databases: tuple[str, ...]
+    sections: tuple[str, ...] = ("list", "stats")
 
 
 def seed(url: str, records: int, environment: dict[str, str]) -> None:
@@ -955,9 +961,11 @@ def seed(url: str, records: int, environment: dict[str, str]) -> None:
 
 def server_for(kind: str, name: str, url: str, folder: Path) -> Server:
     environment = support.audittrail_environment(url, folder, kind) | RATE_LIMITS
-    return Server(
-        f"{kind}-{name}", "audittrail.app:create_app", environment, folder / f"{name}.log"
+    # The "no_rollups" variant: the same service but for the rollups' upkeep.
+    factory = (
+        "bench.no_rollups_app:create_app" if name == "no_rollups" else "audittrail.app:create_app"
     )
+    return Server(f"{kind}-{name}", factory, environment, folder / f"{name}.log")
 
 
 def one_database(kind: str, options: Options) -> dict[str, Any]:
@@ -989,12 +997,24 @@ def one_database(kind: str, options: Options) -> dict[str, Any]:
                 results["picked"] = picked.notes | {
                     "seconds": round(time.perf_counter() - started, 1)
                 }
-                results["shapes"] = measure_shapes(kind, client, sql, shapes, options.rounds)
+                if "list" in options.sections:
+                    results["shapes"] = measure_shapes(kind, client, sql, shapes, options.rounds)
+                if "stats" in options.sections:
+                    results["stats"] = measure_stats(kind, client, sql, shapes, options.rounds)
             finally:
                 sql.close()
             bodies = accepted(client, sample_bodies(client, picked.rows))
         results["ingest"] = ingest_cost(kind, url, folder, bodies, options)
     return results
+
+
+def measure_stats(
+    kind: str, client: httpx.Client, sql: Sql, shapes: list[Shape], rounds: int
+) -> dict[str, Any]:
+    """bench/stats_shapes.py's shapes; their search, the list's common word."""
+    words = [s.params["search"] for s in shapes if s.name == "search_common_word"]
+    stats = stats_shapes.pick(kind, client, sql, words[0] if words else None)
+    return stats_shapes.measure(kind, client, stats, rounds)
 
 
 def postgres_on(url: str, sql_text: str) -> None:
@@ -1008,7 +1028,11 @@ def postgres_on(url: str, sql_text: str) -> None:
 def ingest_cost(
     kind: str, url: str, folder: Path, bodies: list[dict[str, Any]], options: Options
 ) -> dict[str, Any]:
-    variants = ("no_search", "none")
+    variants = ()
+    if "list" in options.sections:
+        variants += ("no_search", "none")
+    if "stats" in options.sections:
+        variants += ("no_rollups",)
     check_disk(url, len(variants))
     dropped = {}
     with contextlib.ExitStack() as stack:
@@ -1016,7 +1040,8 @@ def ingest_cost(
         for variant in variants:
             common.log(f"{kind}: cloning the seeded database ({variant})")
             urls[variant] = stack.enter_context(clone(url, variant))
-            dropped[variant] = drop_indexes(urls[variant], variant)
+            if variant != "no_rollups":
+                dropped[variant] = drop_indexes(urls[variant], variant)
         servers = {
             name: stack.enter_context(support.serving(server_for(kind, name, u, folder)))
             for name, u in urls.items()
@@ -1034,7 +1059,8 @@ def ingest_cost(
         "replayed_records": len(bodies),
         "databases": "clones of the seeded database, after the queries",
         "variants": {"all": "as migrated"}
-        | {variant: "without " + ", ".join(names) for variant, names in dropped.items()},
+        | {variant: "without " + ", ".join(names) for variant, names in dropped.items()}
+        | ({"no_rollups": "the rollups' upkeep switched off"} if "no_rollups" in urls else {}),
     }
     return figures
 
@@ -1064,16 +1090,26 @@ def benchmark(options: Options) -> tuple[dict[str, Any], dict[str, Any]]:
 def targets(results: dict[str, Any], databases: Sequence[str]) -> dict[str, Any]:
     judged: dict[str, Any] = {}
     for kind in databases:
-        shapes = results[kind]["shapes"]
-        for name, shape in shapes.items():
-            judged[f"{kind}_{name}_p95_ms"] = common.below(shape["p95_ms"], shape["target_p95_ms"])
-        judged[f"{kind}_inexact_totals"] = common.at_most(
-            sum(not shape["exact"] for shape in shapes.values()), 0
-        )
+        if "shapes" in results[kind]:
+            shapes = results[kind]["shapes"]
+            for name, shape in shapes.items():
+                judged[f"{kind}_{name}_p95_ms"] = common.below(
+                    shape["p95_ms"], shape["target_p95_ms"]
+                )
+            judged[f"{kind}_inexact_totals"] = common.at_most(
+                sum(not shape["exact"] for shape in shapes.values()), 0
+            )
+        if "stats" in results[kind]:
+            judged |= stats_shapes.targets(kind, results[kind]["stats"])
         ingest = results[kind]["ingest"]
-        judged[f"{kind}_search_index_batch_ingest_ratio"] = common.at_most(
-            ingest["ratio_search_index"]["median_of_round_ratios"], TARGET_SEARCH_INGEST_RATIO
-        )
+        if "ratio_search_index" in ingest:
+            judged[f"{kind}_search_index_batch_ingest_ratio"] = common.at_most(
+                ingest["ratio_search_index"]["median_of_round_ratios"], TARGET_SEARCH_INGEST_RATIO
+            )
+        if "ratio_rollups" in ingest:
+            judged[f"{kind}_rollups_batch_ingest_ratio"] = common.at_most(
+                ingest["ratio_rollups"]["median_of_round_ratios"], TARGET_ROLLUPS_INGEST_RATIO
+            )
         judged[f"{kind}_single_post_p99_ms"] = common.below(
             ingest["all"]["single_p99_ms"], TARGET_SINGLE_P99_MS
         )
@@ -1103,11 +1139,22 @@ def main() -> None:
         default=20,
         help="single POSTs per server per ingest round (default 20)",
     )
+    arguments.add_argument(
+        "--sections",
+        default="list,stats",
+        help="what to measure: list (the record list's shapes, and its indexes' ingest cost), "
+        "stats (statistics and analytics, and the rollups' ingest cost); default both",
+    )
     parsed = arguments.parse_args()
+    sections = tuple(part.strip() for part in parsed.sections.split(",") if part.strip())
+    if not sections or not set(sections) <= {"list", "stats"}:
+        arguments.error("--sections takes list, stats or both")
     records = parsed.records
     if parsed.quick and records == DEFAULT_RECORDS:
         records = QUICK_RECORDS
-    options = Options(records, parsed.rounds, parsed.batches, parsed.singles, parsed.databases)
+    options = Options(
+        records, parsed.rounds, parsed.batches, parsed.singles, parsed.databases, sections
+    )
     common.run("query", lambda: benchmark(options))
 
 

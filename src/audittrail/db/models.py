@@ -218,6 +218,11 @@ for _column in ("params", "metadata"):
     ).ddl_if(dialect="postgresql")
 
 
+# SQLite stores the rollups' rows in their key's order: a range of hours or days is one pass over
+# the table itself, not an index and then the table.
+WITHOUT_ROWID = {"sqlite_with_rowid": False}
+
+
 class RollupHour(Base):
     """How many records the log holds per UTC hour and per application, event type, category,
     severity and entity type (log/rollups.py keeps it in the append's transaction). Absent
@@ -225,6 +230,7 @@ class RollupHour(Base):
     that a record's "" is not its absence."""
 
     __tablename__ = "rollup_hours"
+    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
 
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -239,6 +245,7 @@ class RollupDay(Base):
     """The same counts per UTC day: what a range of whole days reads."""
 
     __tablename__ = "rollup_days"
+    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
 
     day: Mapped[datetime] = mapped_column(primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -253,6 +260,7 @@ class RollupActor(Base):
     """How many records each actor has in each application (both "" when absent), all time."""
 
     __tablename__ = "rollup_actors"
+    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
 
     actor: Mapped[str] = mapped_column(String(400), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -264,6 +272,7 @@ class RollupActorDay(Base):
     its count over whole days is two lookups, however long the range (docs/stats.md)."""
 
     __tablename__ = "rollup_actor_days"
+    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
 
     actor: Mapped[str] = mapped_column(String(400), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)

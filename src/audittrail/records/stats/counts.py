@@ -46,10 +46,10 @@ Range = tuple[datetime | None, datetime | None]
 
 ONE_HOUR = timedelta(hours=1)
 ONE_DAY = timedelta(days=1)
-# The earliest and latest times a range is read over: no record is older or newer (created_at is
-# the server's clock), and zone arithmetic stays clear of the years 1 and 9999.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# The earliest and latest times a range is read over, a day clear of the years 1 and 9999, past
+# which a time in a zone cannot be written (and no record is: created_at is the server's clock).
+EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
+LATEST = datetime(9999, 12, 29, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

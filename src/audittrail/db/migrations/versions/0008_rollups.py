@@ -5,7 +5,9 @@ Revises: 0007
 Create Date: 2026-12-05
 
 Four tables the append keeps in step with the records (audittrail/log/rollups.py), filled here
-from the records already in the log by the same recount `audittrail rollups rebuild` runs.
+from the records already in the log by the same recount `audittrail rollups rebuild` runs. On
+SQLite they are WITHOUT ROWID: rows are stored in their key's order, so a range of hours or
+days is read in one pass over the table itself rather than an index and the table.
 """
 
 from collections.abc import Sequence
@@ -41,6 +43,7 @@ def upgrade() -> None:
             *_dimensions(),
             sa.Column("count", sa.BigInteger(), nullable=False),
             sa.PrimaryKeyConstraint(time, *keys, name=f"pk_{table}"),
+            sqlite_with_rowid=False,
         )
     op.create_table(
         "rollup_actors",
@@ -48,6 +51,7 @@ def upgrade() -> None:
         sa.Column("application_id", sa.String(36), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("actor", "application_id", name="pk_rollup_actors"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_actor_days",
@@ -56,6 +60,7 @@ def upgrade() -> None:
         sa.Column("day", UTCDateTime(), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("actor", "application_id", "day", name="pk_rollup_actor_days"),
+        sqlite_with_rowid=False,
     )
     queries = recounts(op.get_bind().dialect.name)
     columns = {
