@@ -230,7 +230,7 @@ class RollupHour(Base):
     that a record's "" is not its absence."""
 
     __tablename__ = "rollup_hours"
-    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
+    __table_args__ = (WITHOUT_ROWID,)
 
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -245,7 +245,7 @@ class RollupDay(Base):
     """The same counts per UTC day: what a range of whole days reads."""
 
     __tablename__ = "rollup_days"
-    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
+    __table_args__ = (WITHOUT_ROWID,)
 
     day: Mapped[datetime] = mapped_column(primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -260,7 +260,7 @@ class RollupActor(Base):
     """How many records each actor has in each application (both "" when absent), all time."""
 
     __tablename__ = "rollup_actors"
-    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
+    __table_args__ = (WITHOUT_ROWID,)
 
     actor: Mapped[str] = mapped_column(String(400), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -272,7 +272,7 @@ class RollupActorDay(Base):
     its count over whole days is two lookups, however long the range (docs/stats.md)."""
 
     __tablename__ = "rollup_actor_days"
-    __table_args__: ClassVar[dict[str, Any]] = WITHOUT_ROWID
+    __table_args__ = (WITHOUT_ROWID,)
 
     actor: Mapped[str] = mapped_column(String(400), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)

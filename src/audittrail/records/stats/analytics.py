@@ -267,7 +267,7 @@ def percentile(ordered: list[float], cumulative: list[int], p: int) -> float:
     if not rest:
         return low
     high = ordered[bisect_right(cumulative, below + 1)]
-    return low + (high - low) * (rest / 100)
+    return low + (high - low) * (rest / 99)
 
 
 @dataclass
