@@ -280,6 +280,39 @@ class RollupActorDay(Base):
     total: Mapped[int] = mapped_column(BigInteger)
 
 
+class RollupActorKind(Base):
+    """How many records each actor has of each application, event type, category, severity and
+    entity type (stored as in rollup_hours), all time: for actors under those filters."""
+
+    __tablename__ = "rollup_actor_kinds"
+    __table_args__ = (WITHOUT_ROWID,)
+
+    actor: Mapped[str] = mapped_column(String(400), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(65), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupActorKindDay(Base):
+    """Those counts' running totals at the end of each UTC day with records (as
+    rollup_actor_days)."""
+
+    __tablename__ = "rollup_actor_kind_days"
+    __table_args__ = (WITHOUT_ROWID,)
+
+    actor: Mapped[str] = mapped_column(String(400), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(65), primary_key=True)
+    day: Mapped[datetime] = mapped_column(primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
 class LogHead(Base):
     """The single row that serialises appends: its lock orders every batch, across processes."""
 

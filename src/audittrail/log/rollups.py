@@ -1,16 +1,18 @@
 """Rollups: counts of the log's records that statistics read instead of the records.
 
-Four tables (db/models.py), all written by the append in the transaction of the records they
+Six tables (db/models.py), all written by the append in the transaction of the records they
 count, so they are never behind the log and never count a record twice:
 - `rollup_hours` and `rollup_days`: records per UTC hour and per UTC day, by application,
-  event type, category, severity and entity type;
-- `rollup_actors`: records per actor and application, all time;
-- `rollup_actor_days`: that count's running total at the end of each UTC day the pair has
-  records. Actors are too many to count per hour or day by everything else (on the demo data
-  there are nearly as many (hour, actor, ...) keys as records), but a running total makes any
-  range of whole days two index lookups per actor and application.
+  event type, category, severity and entity type (the "dimensions");
+- actors' counts as running totals, in two pairs of tables (`RunningTotals`): per actor and
+  application (`rollup_actors`, `rollup_actor_days`), and per actor and every dimension
+  (`rollup_actor_kinds`, `rollup_actor_kind_days`). Actors are too many to count per hour or
+  day by everything else (on the demo data there are nearly as many (hour, actor, ...) keys as
+  records), but a running total at the end of each day makes any range of whole days two index
+  lookups per group, however long the range. The groups of the first pair are few (unfiltered
+  statistics read them all); the second serves filters on the dimensions, which select few.
 
-`rebuild` recomputes all four from the records; `disagreements` compares them with a recount.
+`rebuild` recomputes them all from the records; `disagreements` compares them with a recount.
 """
 
 from __future__ import annotations
@@ -27,17 +29,45 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from audittrail.db.engine import Database
-from audittrail.db.models import RollupActor, RollupActorDay, RollupDay, RollupHour
+from audittrail.db.models import (
+    RollupActor,
+    RollupActorDay,
+    RollupActorKind,
+    RollupActorKindDay,
+    RollupDay,
+    RollupHour,
+)
 from audittrail.log import head as log_head
 
 HOURS = cast(Table, RollupHour.__table__)
 DAYS = cast(Table, RollupDay.__table__)
-ACTORS = cast(Table, RollupActor.__table__)
-ACTOR_DAYS = cast(Table, RollupActorDay.__table__)
-TABLES = (HOURS, DAYS, ACTORS, ACTOR_DAYS)
 # The columns the hour and day counts are kept by, besides the time.
 DIMENSIONS = ("application_id", "event_type", "category", "severity", "entity_type")
 NONE = ""  # an absent application, entity type or actor
+
+
+@dataclass(frozen=True)
+class RunningTotals:
+    """An actor's records per group (`keys`, the actor first), all time, in `groups`, and their
+    running total at the end of each UTC day the group has records, in `days`."""
+
+    groups: Table
+    days: Table
+    keys: tuple[str, ...]
+
+
+BY_APPLICATION = RunningTotals(
+    cast(Table, RollupActor.__table__),
+    cast(Table, RollupActorDay.__table__),
+    ("actor", "application_id"),
+)
+BY_DIMENSIONS = RunningTotals(
+    cast(Table, RollupActorKind.__table__),
+    cast(Table, RollupActorKindDay.__table__),
+    ("actor", *DIMENSIONS),
+)
+RUNNING_TOTALS = (BY_APPLICATION, BY_DIMENSIONS)
+TABLES = (HOURS, DAYS, *(t for totals in RUNNING_TOTALS for t in (totals.groups, totals.days)))
 
 
 def entity_key(entity_type: str | None) -> str:
@@ -92,13 +122,13 @@ async def add(session: AsyncSession, records: Sequence[Counted]) -> None:
         return
     hours: Counter[tuple[Any, ...]] = Counter()
     days: Counter[tuple[Any, ...]] = Counter()
-    actors: dict[datetime, Counter[tuple[str, str]]] = {}
+    actors: dict[datetime, Counter[tuple[str, ...]]] = {}
     for record in records:
         key = dimensions(record)
         day = day_of(record.created_at)
         hours[(hour_of(record.created_at), *key)] += 1
         days[(day, *key)] += 1
-        actors.setdefault(day, Counter())[(record.actor or NONE, key[0])] += 1
+        actors.setdefault(day, Counter())[(record.actor or NONE, *key)] += 1
     connection = await session.connection()
     statements = _statements(connection.dialect.name)
     names = ("hour", *DIMENSIONS, "count")
@@ -109,23 +139,29 @@ async def add(session: AsyncSession, records: Sequence[Counted]) -> None:
     await connection.execute(
         statements.days, [dict(zip(names, (*k, n), strict=True)) for k, n in days.items()]
     )
-    # Day by day (a batch may cross midnight): each day's running total is the pair's total
+    # Day by day (a batch may cross midnight): each day's running total is the group's total
     # once that day's records are in.
     for day in sorted(actors):
-        pairs = [
-            {"actor": actor, "application_id": application, "total": n, "day": day}
-            for (actor, application), n in actors[day].items()
-        ]
-        await connection.execute(statements.actors, pairs)
-        await connection.execute(statements.actor_days, pairs)
+        for totals, (add_to_group, note_day) in zip(
+            RUNNING_TOTALS, statements.running_totals, strict=True
+        ):
+            counted: Counter[tuple[str, ...]] = Counter()
+            for group, n in actors[day].items():
+                counted[group[: len(totals.keys)]] += n  # (actor, application, ...)
+            rows = [
+                {**dict(zip(totals.keys, group, strict=True)), "total": n, "day": day}
+                for group, n in counted.items()
+            ]
+            await connection.execute(add_to_group, rows)
+            await connection.execute(note_day, rows)
 
 
 @dataclass(frozen=True)
 class _Statements:
     hours: Any
     days: Any
-    actors: Any
-    actor_days: Any
+    running_totals: tuple[tuple[Any, Any], ...]
+    """Per RunningTotals: add to the groups' totals; note them as the day's."""
 
 
 @lru_cache(maxsize=2)
@@ -135,37 +171,33 @@ def _statements(dialect: str) -> _Statements:
 
     def adding(table: Table, column: str) -> Any:
         statement = insert(table)
-        keys = [c for c in table.primary_key.columns]
         return statement.on_conflict_do_update(
-            index_elements=keys,
+            index_elements=list(table.primary_key.columns),
             set_={column: table.c[column] + statement.excluded[column]},
         )
 
-    actor_day = insert(ACTOR_DAYS).from_select(
-        ["actor", "application_id", "day", "total"],
-        select(
-            ACTORS.c.actor,
-            ACTORS.c.application_id,
-            bindparam("day", type_=ACTOR_DAYS.c.day.type),
-            ACTORS.c.total,
-        ).where(
-            ACTORS.c.actor == bindparam("actor"),
-            ACTORS.c.application_id == bindparam("application_id"),
-        ),
-    )
-    actor_day = actor_day.on_conflict_do_update(
-        index_elements=list(ACTOR_DAYS.primary_key.columns),
-        set_={"total": actor_day.excluded.total},
-    )
+    def running(totals: RunningTotals) -> tuple[Any, Any]:
+        groups, days = totals.groups, totals.days
+        add_to_group = adding(groups, "total").values(
+            {name: bindparam(name) for name in (*totals.keys, "total")}
+        )
+        day = bindparam("day", type_=days.c.day.type)
+        note_day = insert(days).from_select(
+            [*totals.keys, "day", "total"],
+            select(*(groups.c[name] for name in totals.keys), day, groups.c.total).where(
+                *(groups.c[name] == bindparam(name) for name in totals.keys)
+            ),
+        )
+        note_day = note_day.on_conflict_do_update(
+            index_elements=list(days.primary_key.columns),
+            set_={"total": note_day.excluded.total},
+        )
+        return add_to_group, note_day
+
     return _Statements(
         hours=adding(HOURS, "count"),
         days=adding(DAYS, "count"),
-        actors=adding(ACTORS, "total").values(
-            actor=bindparam("actor"),
-            application_id=bindparam("application_id"),
-            total=bindparam("total"),
-        ),
-        actor_days=actor_day,
+        running_totals=tuple(running(totals) for totals in RUNNING_TOTALS),
     )
 
 
@@ -181,23 +213,35 @@ def _truncated(dialect: str, unit: str) -> str:
 
 def recounts(dialect: str) -> dict[str, str]:
     """Per table, a SELECT of what it should hold, counted from the records, in its columns."""
-    dimensions = (
-        "coalesce(application_id, ''), event_type, category, severity, "
-        "coalesce('=' || entity_type, '')"
-    )
-    counted = "SELECT {time}, " + dimensions + ", count(*) FROM records GROUP BY 1, 2, 3, 4, 5, 6"
-    pairs = "coalesce(actor, '') AS actor, coalesce(application_id, '') AS application_id"
-    return {
-        "rollup_hours": counted.format(time=_truncated(dialect, "hour")),
-        "rollup_days": counted.format(time=_truncated(dialect, "day")),
-        "rollup_actors": f"SELECT {pairs}, count(*) FROM records GROUP BY 1, 2",
-        "rollup_actor_days": (
-            "SELECT actor, application_id, day, "
-            "sum(n) OVER (PARTITION BY actor, application_id ORDER BY day) FROM ("
-            f"SELECT {pairs}, {_truncated(dialect, 'day')} AS day, count(*) AS n "
-            "FROM records GROUP BY 1, 2, 3) AS per_day"
-        ),
+    stored = {
+        "application_id": "coalesce(application_id, '')",
+        "entity_type": "coalesce('=' || entity_type, '')",
+        "actor": "coalesce(actor, '')",
     }
+
+    def columns(names: Sequence[str]) -> str:
+        return ", ".join(f"{stored.get(name, name)} AS {name}" for name in names)
+
+    def grouped(time: str | None, names: Sequence[str]) -> str:
+        timed = f"{_truncated(dialect, time)} AS {time}, " if time else ""
+        count = len(names) + (1 if time else 0)
+        by = ", ".join(str(n) for n in range(1, count + 1))
+        return f"SELECT {timed}{columns(names)}, count(*) FROM records GROUP BY {by}"
+
+    queries = {
+        HOURS.name: grouped("hour", DIMENSIONS),
+        DAYS.name: grouped("day", DIMENSIONS),
+    }
+    for totals in RUNNING_TOTALS:
+        keys = ", ".join(totals.keys)
+        queries[totals.groups.name] = grouped(None, totals.keys)
+        queries[totals.days.name] = (
+            f"SELECT {keys}, day, sum(n) OVER (PARTITION BY {keys} ORDER BY day) FROM ("
+            f"SELECT {columns(totals.keys)}, {_truncated(dialect, 'day')} AS day, count(*) AS n "
+            f"FROM records GROUP BY {', '.join(str(n) for n in range(1, len(totals.keys) + 2))}"
+            ") AS per_day"
+        )
+    return queries
 
 
 def _columns(table: Table) -> str:

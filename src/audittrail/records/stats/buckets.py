@@ -71,19 +71,22 @@ def slot_start(moment: datetime, slot: int) -> datetime:
 def slot_fits(start: datetime, slot: int, tz: ZoneInfo) -> bool:
     """Whether the slot lies within one local hour: the zone's offset does not change inside it
     and is a multiple of the slot's length."""
-    offset = start.astimezone(tz).utcoffset()
+    offset = local(start, tz).utcoffset()
     last = (start + timedelta(seconds=slot, microseconds=-1)).astimezone(tz).utcoffset()
     assert offset is not None
     return offset == last and offset.total_seconds() % slot == 0
 
 
+@lru_cache(maxsize=65_536)
 def local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The moment in the zone: asked of every slot several times (its bucket, weekday and hour,
+    day), which a zone's rules answer slowly (a few µs, for thousands of slots)."""
     return moment.astimezone(tz)
 
 
 def bucket_start(moment: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
     """The start of the local bucket the moment is in, as a UTC instant."""
-    here = moment.astimezone(tz)
+    here = local(moment, tz)
     if bucket is Bucket.HOUR:
         start = here.replace(minute=0, second=0, microsecond=0)
         return start.astimezone(UTC)
@@ -95,6 +98,7 @@ def bucket_start(moment: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
     return midnight(day, tz)
 
 
+@lru_cache(maxsize=4096)
 def midnight(day: date, tz: ZoneInfo) -> datetime:
     """The instant the local day begins (where midnight is skipped, the instant it would be)."""
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)

@@ -96,7 +96,7 @@ def _series(
 def _heat_map(busy: dict[datetime, int], tz: ZoneInfo) -> list[list[int]]:
     grid = [[0] * 24 for _ in range(7)]
     for start, n in busy.items():
-        here = start.astimezone(tz)
+        here = b.local(start, tz)
         grid[here.weekday()][here.hour] += n
     return grid
 
@@ -106,7 +106,7 @@ async def _busiest_day(
 ) -> BusiestDay | None:
     per_day: Counter[date] = Counter()
     for start, n in busy.items():
-        per_day[start.astimezone(tz).date()] += n
+        per_day[b.local(start, tz).date()] += n
     if not per_day:
         return None
     # The most records; of days as busy, the earliest.

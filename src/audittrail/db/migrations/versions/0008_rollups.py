@@ -4,7 +4,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05
 
-Four tables the append keeps in step with the records (audittrail/log/rollups.py), filled here
+Six tables the append keeps in step with the records (audittrail/log/rollups.py), filled here
 from the records already in the log by the same recount `audittrail rollups rebuild` runs. On
 SQLite they are WITHOUT ROWID: rows are stored in their key's order, so a range of hours or
 days is read in one pass over the table itself rather than an index and the table.
@@ -45,34 +45,39 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(time, *keys, name=f"pk_{table}"),
             sqlite_with_rowid=False,
         )
-    op.create_table(
-        "rollup_actors",
-        sa.Column("actor", sa.String(400), nullable=False),
-        sa.Column("application_id", sa.String(36), nullable=False),
-        sa.Column("total", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("actor", "application_id", name="pk_rollup_actors"),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        "rollup_actor_days",
-        sa.Column("actor", sa.String(400), nullable=False),
-        sa.Column("application_id", sa.String(36), nullable=False),
-        sa.Column("day", UTCDateTime(), nullable=False),
-        sa.Column("total", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("actor", "application_id", "day", name="pk_rollup_actor_days"),
-        sqlite_with_rowid=False,
-    )
-    queries = recounts(op.get_bind().dialect.name)
-    columns = {
-        "rollup_hours": "hour, " + ", ".join(keys) + ", count",
-        "rollup_days": "day, " + ", ".join(keys) + ", count",
-        "rollup_actors": "actor, application_id, total",
-        "rollup_actor_days": "actor, application_id, day, total",
-    }
-    for table, query in queries.items():
-        op.execute(f"INSERT INTO {table} ({columns[table]}) {query}")
+    for prefix, keys_of_actor in (
+        ("rollup_actor", ["application_id"]),
+        ("rollup_actor_kind", keys),
+    ):
+        dimensions = [c for c in _dimensions() if c.name in keys_of_actor]
+        op.create_table(
+            f"{prefix}s",
+            sa.Column("actor", sa.String(400), nullable=False),
+            *dimensions,
+            sa.Column("total", sa.BigInteger(), nullable=False),
+            sa.PrimaryKeyConstraint("actor", *keys_of_actor, name=f"pk_{prefix}s"),
+            sqlite_with_rowid=False,
+        )
+        op.create_table(
+            f"{prefix}_days",
+            sa.Column("actor", sa.String(400), nullable=False),
+            *[c for c in _dimensions() if c.name in keys_of_actor],
+            sa.Column("day", UTCDateTime(), nullable=False),
+            sa.Column("total", sa.BigInteger(), nullable=False),
+            sa.PrimaryKeyConstraint("actor", *keys_of_actor, "day", name=f"pk_{prefix}_days"),
+            sqlite_with_rowid=False,
+        )
+    for table, query in recounts(op.get_bind().dialect.name).items():
+        op.execute(f"INSERT INTO {table} {query}")
 
 
 def downgrade() -> None:
-    for table in ("rollup_actor_days", "rollup_actors", "rollup_days", "rollup_hours"):
+    for table in (
+        "rollup_actor_kind_days",
+        "rollup_actor_kinds",
+        "rollup_actor_days",
+        "rollup_actors",
+        "rollup_days",
+        "rollup_hours",
+    ):
         op.drop_table(table)
