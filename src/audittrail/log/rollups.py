@@ -1,9 +1,11 @@
 """Rollups: counts of the log's records that statistics read instead of the records.
 
-Six tables (db/models.py), all written by the append in the transaction of the records they
+Seven tables (db/models.py), all written by the append in the transaction of the records they
 count, so they are never behind the log and never count a record twice:
 - `rollup_hours` and `rollup_days`: records per UTC hour and per UTC day, by application,
   event type, category, severity and entity type (the "dimensions");
+- `rollup_application_hours`: records per UTC hour by application alone, what a series without
+  other filters reads (a few rows an hour rather than dozens);
 - actors' counts as running totals, in two pairs of tables (`RunningTotals`): per actor and
   application (`rollup_actors`, `rollup_actor_days`), and per actor and every dimension
   (`rollup_actor_kinds`, `rollup_actor_kind_days`). Actors are too many to count per hour or
@@ -34,6 +36,7 @@ from audittrail.db.models import (
     RollupActorDay,
     RollupActorKind,
     RollupActorKindDay,
+    RollupApplicationHour,
     RollupDay,
     RollupHour,
 )
@@ -41,6 +44,7 @@ from audittrail.log import head as log_head
 
 HOURS = cast(Table, RollupHour.__table__)
 DAYS = cast(Table, RollupDay.__table__)
+APPLICATION_HOURS = cast(Table, RollupApplicationHour.__table__)
 # The columns the hour and day counts are kept by, besides the time.
 DIMENSIONS = ("application_id", "event_type", "category", "severity", "entity_type")
 NONE = ""  # an absent application, entity type or actor
@@ -67,7 +71,12 @@ BY_DIMENSIONS = RunningTotals(
     ("actor", *DIMENSIONS),
 )
 RUNNING_TOTALS = (BY_APPLICATION, BY_DIMENSIONS)
-TABLES = (HOURS, DAYS, *(t for totals in RUNNING_TOTALS for t in (totals.groups, totals.days)))
+TABLES = (
+    HOURS,
+    DAYS,
+    APPLICATION_HOURS,
+    *(t for totals in RUNNING_TOTALS for t in (totals.groups, totals.days)),
+)
 
 
 def entity_key(entity_type: str | None) -> str:
@@ -122,12 +131,14 @@ async def add(session: AsyncSession, records: Sequence[Counted]) -> None:
         return
     hours: Counter[tuple[Any, ...]] = Counter()
     days: Counter[tuple[Any, ...]] = Counter()
+    application_hours: Counter[tuple[datetime, str]] = Counter()
     actors: dict[datetime, Counter[tuple[str, ...]]] = {}
     for record in records:
         key = dimensions(record)
-        day = day_of(record.created_at)
-        hours[(hour_of(record.created_at), *key)] += 1
+        day, hour = day_of(record.created_at), hour_of(record.created_at)
+        hours[(hour, *key)] += 1
         days[(day, *key)] += 1
+        application_hours[(hour, key[0])] += 1
         actors.setdefault(day, Counter())[(record.actor or NONE, *key)] += 1
     connection = await session.connection()
     statements = _statements(connection.dialect.name)
@@ -138,6 +149,13 @@ async def add(session: AsyncSession, records: Sequence[Counted]) -> None:
     names = ("day", *DIMENSIONS, "count")
     await connection.execute(
         statements.days, [dict(zip(names, (*k, n), strict=True)) for k, n in days.items()]
+    )
+    await connection.execute(
+        statements.application_hours,
+        [
+            {"hour": hour, "application_id": application, "count": n}
+            for (hour, application), n in application_hours.items()
+        ],
     )
     # Day by day (a batch may cross midnight): each day's running total is the group's total
     # once that day's records are in.
@@ -160,6 +178,7 @@ async def add(session: AsyncSession, records: Sequence[Counted]) -> None:
 class _Statements:
     hours: Any
     days: Any
+    application_hours: Any
     running_totals: tuple[tuple[Any, Any], ...]
     """Per RunningTotals: add to the groups' totals; note them as the day's."""
 
@@ -197,6 +216,7 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(
         hours=adding(HOURS, "count"),
         days=adding(DAYS, "count"),
+        application_hours=adding(APPLICATION_HOURS, "count"),
         running_totals=tuple(running(totals) for totals in RUNNING_TOTALS),
     )
 
@@ -231,6 +251,7 @@ def recounts(dialect: str) -> dict[str, str]:
     queries = {
         HOURS.name: grouped("hour", DIMENSIONS),
         DAYS.name: grouped("day", DIMENSIONS),
+        APPLICATION_HOURS.name: grouped("hour", ("application_id",)),
     }
     for totals in RUNNING_TOTALS:
         keys = ", ".join(totals.keys)

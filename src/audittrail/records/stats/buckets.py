@@ -10,7 +10,7 @@ hours across a daylight-saving change), a week starts on Monday, a month on its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -20,6 +20,7 @@ from audittrail.records.query import invalid
 
 # Slot lengths, longest first: the rollups' hour, then what records are grouped by.
 HOUR = 3600
+DAY_SECONDS = 86_400
 SLOTS = (HOUR, 900, 60, 1)
 # More buckets than this make an answer nobody can read: 422, choose a longer bucket.
 MAX_BUCKETS = 10_000
@@ -70,11 +71,34 @@ def slot_start(moment: datetime, slot: int) -> datetime:
 
 def slot_fits(start: datetime, slot: int, tz: ZoneInfo) -> bool:
     """Whether the slot lies within one local hour: the zone's offset does not change inside it
-    and is a multiple of the slot's length."""
-    offset = local(start, tz).utcoffset()
+    and is a multiple of the slot's length (a day's: only that the offset does not change)."""
+    offset = _offset(start, tz)
     last = (start + timedelta(seconds=slot, microseconds=-1)).astimezone(tz).utcoffset()
+    return offset == last and (slot == DAY_SECONDS or offset.total_seconds() % slot == 0)
+
+
+def slots_fit(starts: Iterable[datetime], slot: int, tz: ZoneInfo) -> bool:
+    """Whether every one of these slots lies within one local hour. Asked of a UTC day at a
+    time: where the zone's offset is the same at both its ends, and a multiple of the slot,
+    every slot inside fits (offsets do not change and change back within a day); elsewhere
+    slot by slot. Thousands of slots cost a few conversions a day, not a few each."""
+    by_day: dict[date, list[datetime]] = {}
+    for start in starts:
+        by_day.setdefault(start.date(), []).append(start)
+    for day, day_starts in by_day.items():
+        first = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if not slot_fits(first, DAY_SECONDS, tz):
+            if not all(slot_fits(start, slot, tz) for start in day_starts):
+                return False
+        elif _offset(first, tz).total_seconds() % slot:
+            return False
+    return True
+
+
+def _offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    offset = local(moment, tz).utcoffset()
     assert offset is not None
-    return offset == last and offset.total_seconds() % slot == 0
+    return offset
 
 
 @lru_cache(maxsize=65_536)

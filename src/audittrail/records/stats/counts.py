@@ -147,12 +147,17 @@ def rollups_serve(query: q.RecordQuery) -> bool:
     )
 
 
+def beyond_applications(query: q.RecordQuery) -> bool:
+    """Whether the query filters on a dimension of the rollups other than the application."""
+    return bool(
+        query.event_types or query.categories or query.severities or query.entity_type is not None
+    )
+
+
 def actor_totals(query: q.RecordQuery) -> rollups.RunningTotals:
     """Which running totals count actors: by application, of which there are few groups, unless
     a filter on another dimension needs them by every dimension (it selects few of those)."""
-    if query.event_types or query.categories or query.severities or query.entity_type is not None:
-        return rollups.BY_DIMENSIONS
-    return rollups.BY_APPLICATION
+    return rollups.BY_DIMENSIONS if beyond_applications(query) else rollups.BY_APPLICATION
 
 
 def _in_ranges(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
@@ -313,7 +318,8 @@ class Counts:
 
     def _rollup_slots(self, span: Span) -> list[Select[Any]]:
         pieces = plan(span, days=False)
-        table = rollups.HOURS
+        # Filtered by application alone (or not at all), hours by application are enough.
+        table = rollups.HOURS if beyond_applications(self.query) else rollups.APPLICATION_HOURS
         parts = []
         if pieces.hours:
             parts.append(

@@ -64,7 +64,7 @@ async def _fitting_slots(
     for size in b.SLOTS:
         if size != b.HOUR:
             slots = await counts.slots(span, size)
-        if all(b.slot_fits(start, size, tz) for start, n in slots.items() if n):
+        if b.slots_fit((start for start, n in slots.items() if n), size, tz):
             return slots
     raise AssertionError("a zone's offset is whole seconds")
 

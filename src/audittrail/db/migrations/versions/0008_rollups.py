@@ -4,7 +4,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05
 
-Six tables the append keeps in step with the records (audittrail/log/rollups.py), filled here
+Seven tables the append keeps in step with the records (audittrail/log/rollups.py), filled here
 from the records already in the log by the same recount `audittrail rollups rebuild` runs. On
 SQLite they are WITHOUT ROWID: rows are stored in their key's order, so a range of hours or
 days is read in one pass over the table itself rather than an index and the table.
@@ -45,6 +45,14 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(time, *keys, name=f"pk_{table}"),
             sqlite_with_rowid=False,
         )
+    op.create_table(
+        "rollup_application_hours",
+        sa.Column("hour", UTCDateTime(), nullable=False),
+        sa.Column("application_id", sa.String(36), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "application_id", name="pk_rollup_application_hours"),
+        sqlite_with_rowid=False,
+    )
     for prefix, keys_of_actor in (
         ("rollup_actor", ["application_id"]),
         ("rollup_actor_kind", keys),
@@ -77,6 +85,7 @@ def downgrade() -> None:
         "rollup_actor_kinds",
         "rollup_actor_days",
         "rollup_actors",
+        "rollup_application_hours",
         "rollup_days",
         "rollup_hours",
     ):
