@@ -112,14 +112,32 @@ def bucket_start(moment: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
     """The start of the local bucket the moment is in, as a UTC instant."""
     here = local(moment, tz)
     if bucket is Bucket.HOUR:
-        start = here.replace(minute=0, second=0, microsecond=0)
-        return start.astimezone(UTC)
+        start = here.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        if _offset(start, tz) != here.utcoffset():
+            # The offset changed within this local hour (Lord Howe's half-hour shifts): a
+            # new bucket starts at the change, as next_bucket has it.
+            return _change(start, moment, tz)
+        return start
     day = here.date()
     if bucket is Bucket.WEEK:
         day -= timedelta(days=day.weekday())
     elif bucket is Bucket.MONTH:
         day = day.replace(day=1)
     return midnight(day, tz)
+
+
+def _change(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
+    """The minute the zone's offset changes to its offset at ``after``, between the two
+    (offsets change on whole minutes), by halving."""
+    target = _offset(after, tz)
+    low, high = 0, -(-(after - before) // timedelta(minutes=1))
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if _offset(before + timedelta(minutes=middle), tz) == target:
+            high = middle
+        else:
+            low = middle
+    return before + timedelta(minutes=high)
 
 
 @lru_cache(maxsize=4096)
