@@ -150,6 +150,11 @@ async def a_param(world: World, caller: Caller) -> Call:
     return Call(f"{APPLICATIONS}/billing/params/{await world.new_param()}", json={"label": "New"})
 
 
+async def param_analytics(world: World, caller: Caller) -> Call:
+    """A param of billing's (a key bound to shop must not find billing)."""
+    return Call(f"{APPLICATIONS}/billing/params/{await world.new_param()}/analytics")
+
+
 async def entry_bundle(world: World, caller: Caller) -> Call:
     return Call(f"{LOG}/tlog/tile/entries/000.p/{world.tree_size}")
 
@@ -171,6 +176,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # Statistics: a bound key's cover its own applications (tests/stats/test_stats_access.py).
     ("GET", "/api/audit-trail/stats"): Row("stats:read", 200, fixed("/api/audit-trail/stats")),
+    ("GET", f"{APPLICATIONS}/{{app}}/params/{{param_key}}/analytics"): Row(
+        "stats:read", 200, param_analytics, bound={"shop": 404}
+    ),
     # Signing in and out, one's own sessions and password.
     ("POST", "/api/auth/login"): Row(PUBLIC, 200, login),
     ("POST", "/api/auth/logout"): Row(SIGNED_IN, 204, logout, api_key=400),
