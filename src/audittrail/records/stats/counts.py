@@ -62,9 +62,11 @@ class Span:
 
     @classmethod
     def of(cls, query: q.RecordQuery) -> Span:
-        start = query.date_from
-        end = None if query.date_to is None else min(query.date_to, LATEST) + timedelta.resolution
-        return cls(None if start is None else max(start, EARLIEST), end)
+        start, end = query.date_from, query.date_to
+        return cls(
+            None if start is None else _clamped(start),
+            None if end is None else _clamped(end) + timedelta.resolution,
+        )
 
     def within(self, start: datetime, end: datetime) -> Span:
         return Span(
@@ -75,6 +77,10 @@ class Span:
     @property
     def empty(self) -> bool:
         return self.start is not None and self.end is not None and self.start >= self.end
+
+
+def _clamped(moment: datetime) -> datetime:
+    return min(max(moment, EARLIEST), LATEST)
 
 
 def _ceil(moment: datetime | None, unit: timedelta) -> datetime | None:
@@ -299,7 +305,10 @@ class Counts:
         first = self._edge(span.within(first_slot, first_slot + ONE_HOUR), func.min)
         last = self._edge(span.within(last_slot, last_slot + ONE_HOUR), func.max)
         row = (await self.session.execute(select(first, last))).one()
-        return Reading(first=moment(row[0]), last=moment(row[1]))
+        return Reading(
+            first=None if row[0] is None else moment(row[0]),
+            last=None if row[1] is None else moment(row[1]),
+        )
 
     def _edge(self, span: Span, aggregate: Any) -> Any:
         return (
