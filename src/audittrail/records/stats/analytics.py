@@ -75,7 +75,7 @@ async def param_analytics(
     last = span.end - timedelta.resolution if span.end is not None else last
     chosen = bucket or (b.default_bucket(first, last) if first and last else b.Bucket.DAY)
     tallies = _tallies(rows, _reader(param_type, chosen, tz), chosen, tz)
-    starts = _starts(first, last, chosen, tz)
+    starts = b.starts(first, last, chosen, tz)
     series = _series(starts, tallies, param_type, limit, drift_threshold, tz)
     return ParamAnalytics(
         application=AnalyzedApplication.model_validate(application),
@@ -304,20 +304,6 @@ def _tallies(
         tally.mismatched += n - missing - len(values)
         tally.values += values
     return tallies
-
-
-def _starts(
-    first: datetime | None, last: datetime | None, bucket: b.Bucket, tz: ZoneInfo
-) -> list[datetime]:
-    if first is None or last is None or first > last:
-        return []
-    if b.count_buckets(first, last, bucket, tz) > b.MAX_BUCKETS:
-        raise q.invalid(
-            "bucket",
-            f"the range spans more than {b.MAX_BUCKETS:,} {bucket.value} buckets: narrow "
-            "date_from and date_to, or choose a longer bucket.",
-        )
-    return list(b.buckets(first, last, bucket, tz))
 
 
 # Drift, against the bucket before.

@@ -10,7 +10,7 @@ hours across a daylight-saving change), a week starts on Monday, a month on its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -60,13 +60,6 @@ def default_bucket(start: datetime, end: datetime) -> Bucket:
     if span <= timedelta(days=3 * 366):
         return Bucket.WEEK
     return Bucket.MONTH
-
-
-def slot_start(moment: datetime, slot: int) -> datetime:
-    """The start of the UTC slot the moment is in."""
-    seconds = moment.minute * 60 + moment.second
-    seconds -= seconds % slot if slot < HOUR else seconds
-    return moment.replace(minute=seconds // 60, second=seconds % 60, microsecond=0)
 
 
 def slot_fits(start: datetime, slot: int, tz: ZoneInfo) -> bool:
@@ -162,24 +155,36 @@ def next_bucket(start: datetime, bucket: Bucket, tz: ZoneInfo) -> datetime:
     return midnight(month.replace(day=1), tz)
 
 
-def buckets(first: datetime, last: datetime, bucket: Bucket, tz: ZoneInfo) -> Iterator[datetime]:
-    """Every bucket's start from the one holding ``first`` to the one holding ``last``."""
+def starts(
+    first: datetime | None, last: datetime | None, bucket: Bucket, tz: ZoneInfo
+) -> list[datetime]:
+    """Every bucket's start from the one holding ``first`` to the one holding ``last`` (none
+    if either is unknown); 422 past MAX_BUCKETS."""
+    if first is None or last is None or first > last:
+        return []
+    if _most_buckets(first, last, bucket) > MAX_BUCKETS:
+        raise invalid(
+            "bucket",
+            f"the range spans more than {MAX_BUCKETS:,} {bucket.value} buckets: narrow "
+            "date_from and date_to, or choose a longer bucket.",
+        )
+    found = []
     start = bucket_start(first, bucket, tz)
     while start <= last:
-        yield start
+        found.append(start)
         start = next_bucket(start, bucket, tz)
+    return found
 
 
-def count_buckets(first: datetime, last: datetime, bucket: Bucket, tz: ZoneInfo) -> int:
-    """How many buckets the range spans (within one of it, cheaply), to refuse a huge answer."""
-    span = last - first
+def _most_buckets(first: datetime, last: datetime, bucket: Bucket) -> int:
+    """At least how many buckets the range spans, cheaply (a month counted as 28 days)."""
     length = {
         Bucket.HOUR: timedelta(hours=1),
         Bucket.DAY: timedelta(days=1),
         Bucket.WEEK: timedelta(days=7),
         Bucket.MONTH: timedelta(days=28),
     }[bucket]
-    return span // length + 2
+    return (last - first) // length + 2
 
 
 def day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -76,20 +76,12 @@ def _series(
     bucket: b.Bucket,
     tz: ZoneInfo,
 ) -> list[SeriesPoint]:
-    if first is None or last is None or first > last:
-        return []
-    if b.count_buckets(first, last, bucket, tz) > b.MAX_BUCKETS:
-        raise q.invalid(
-            "bucket",
-            f"the range spans more than {b.MAX_BUCKETS:,} {bucket.value} buckets: narrow "
-            "date_from and date_to, or choose a longer bucket.",
-        )
     per_bucket: Counter[datetime] = Counter()
     for start, n in busy.items():
         per_bucket[b.bucket_start(start, bucket, tz)] += n
     return [
         SeriesPoint(start=start.astimezone(tz), count=per_bucket[start])
-        for start in b.buckets(first, last, bucket, tz)
+        for start in b.starts(first, last, bucket, tz)
     ]
 
 
