@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    false,
     func,
     literal,
     literal_column,
@@ -185,7 +186,9 @@ def _application_conditions(query: q.RecordQuery, column: Any) -> list[ColumnEle
     if visible is not None:
         where.append(column.in_(sorted(visible)))
     if query.application_id is not None:
-        where.append(column == query.application_id)
+        # "" is how the rollups hold "no application"; as a filter it names none, as on records.
+        named = query.application_id != rollups.NONE
+        where.append(column == query.application_id if named else false())
     if query.application_key is not None:
         # A key names one application for good: the records holding it are that id's.
         where.append(
