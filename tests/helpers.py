@@ -43,3 +43,14 @@ async def post_record(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def query_problem(parameter: str, message: str, code: str = "INVALID_QUERY_PARAMETER") -> Any:
+    """The 422 body of a bad query parameter, as records/query.py's `invalid` answers it."""
+    return {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": f"Invalid query parameter {parameter}: {message}",
+            "details": [{"field": f"query.{parameter}", "code": code, "message": message}],
+        }
+    }

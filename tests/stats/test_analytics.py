@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from audittrail import clock
 from audittrail.config import Settings
 from tests.conftest import make_client
-from tests.helpers import APPLICATIONS, RECORDS, create_application, post_record
+from tests.helpers import APPLICATIONS, RECORDS, create_application, post_record, query_problem
 
 HEAD = "/api/audit-trail/log/head"
 START = datetime(2026, 10, 20, tzinfo=UTC)
@@ -626,16 +626,6 @@ async def test_an_archived_application(client: httpx.AsyncClient, billing: None)
     # Its records are.
     listed = await client.get(RECORDS, params={"application_key": "billing"})
     assert listed.json()["total"] == 1
-
-
-def query_problem(parameter: str, message: str, code: str = "INVALID_QUERY_PARAMETER") -> Any:
-    return {
-        "error": {
-            "code": "VALIDATION_ERROR",
-            "message": f"Invalid query parameter {parameter}: {message}",
-            "details": [{"field": f"query.{parameter}", "code": code, "message": message}],
-        }
-    }
 
 
 async def test_a_bad_zone_or_range(client: httpx.AsyncClient, billing: None) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.helpers import RECORDS, create_application, post_record
+from tests.helpers import RECORDS, create_application, post_record, query_problem
 from tests.search.support import key_client
 
 STATS = "/api/audit-trail/stats"
@@ -82,16 +82,6 @@ async def test_stats_need_the_stats_scope(app: FastAPI, client: httpx.AsyncClien
     async with await key_client(app, client, "counter", ["stats:read"]) as counter:
         response = await counter.get(STATS)
     assert response.status_code == 200, response.text
-
-
-def query_problem(parameter: str, message: str, code: str = "INVALID_QUERY_PARAMETER") -> Any:
-    return {
-        "error": {
-            "code": "VALIDATION_ERROR",
-            "message": f"Invalid query parameter {parameter}: {message}",
-            "details": [{"field": f"query.{parameter}", "code": code, "message": message}],
-        }
-    }
 
 
 BAD_INPUTS = [
