@@ -37,6 +37,7 @@ from audittrail.log.routes import router as log_router
 from audittrail.log.signer import LogSigner
 from audittrail.metrics import router as metrics_router
 from audittrail.records import ingest
+from audittrail.records.export.routes import router as export_router
 from audittrail.records.registry import Registry
 from audittrail.records.routes import router as records_router
 from audittrail.records.stats.routes import router as stats_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         records_router,
         stats_router,
+        export_router,
         auth_router,
         users_router,
         api_keys_router,

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(
         default=1.0, gt=0, description="Seconds between checkpoints."
     )
+    export_directory: Path = Field(
+        default=Path("./exports"),
+        description="Where export jobs' files (and packs while they are written) are kept.",
+    )
+    export_retention_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long an export job's file is kept."
+    )
 
     batch_max: int = Field(default=500, ge=1, description="Records per group commit, at most.")
     batch_wait_ms: float = Field(

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     ROOT_MISMATCH = "root mismatch"
     BAD_SIGNATURE = "bad signature"
     INCONSISTENT = "inconsistent checkpoints"
+    MANIFEST_MISMATCH = "manifest mismatch"
 
 
 EXACT = {Kind.CHANGED, Kind.MISSING, Kind.EXTRA, Kind.REORDERED}

@@ -56,7 +56,7 @@ def record_leaf_bytes(record: Mapping[str, Any]) -> bytes:
         raise ValueError(f"record lacks leaf fields: {', '.join(missing)}") from None
     leaf = dict(zip(MEMBERS, values, strict=True))
     leaf["seq"] = _seq(leaf["seq"])
-    leaf["created_at"] = _timestamp(leaf["created_at"])
+    leaf["created_at"] = leaf_time(leaf["created_at"])
     # The names are ASCII: only the values need the look `_is_fast_form` gives a whole object.
     if all(type(value) is str or value is None or _is_fast_form(value) for value in leaf.values()):
         with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate
@@ -185,7 +185,7 @@ def _seq(value: object) -> int:
     return value
 
 
-def _timestamp(value: object) -> str:
+def leaf_time(value: object) -> str:
     """RFC 3339 in UTC with microseconds, so one instant always encodes to one string."""
     if isinstance(value, str):
         return value

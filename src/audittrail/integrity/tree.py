@@ -189,6 +189,35 @@ def consistency_proof(size1: int, size2: int, nodes: NodeStore) -> list[bytes]:
     return [range_root(start, end, nodes) for start, end in _consistency_ranges(size1, size2)]
 
 
+def range_proof_nodes(start: int, end: int, size: int) -> list[Node]:
+    """Every perfect node :func:`range_proof` reads: fetch these, then build the proof."""
+    return _nodes_of_ranges(range_proof_ranges(start, end, size))
+
+
+def range_proof(start: int, end: int, size: int, nodes: NodeStore) -> list[bytes]:
+    """The hashes of :func:`range_proof_ranges`, in its order."""
+    return [range_root(lo, hi, nodes) for lo, hi in range_proof_ranges(start, end, size)]
+
+
+def range_proof_ranges(start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees of RFC 9162's recursion over ``[0, size)`` that hold no leaf of
+    ``[start, end)`` and whose parent does, left to right: with the leaves of ``[start, end)``,
+    their hashes make the root (``verify.root_from_range``)."""
+    if not 0 <= start <= end <= size:
+        raise ValueError(f"[{start}, {end}) is not a leaf range of a tree of size {size}")
+    ranges: list[tuple[int, int]] = []
+    # Subtrees still to look at, leftmost on top.
+    pending = [(0, size)] if size else []
+    while pending:
+        lo, hi = pending.pop()
+        if hi <= start or end <= lo or start == end:
+            ranges.append((lo, hi))
+        elif not (start <= lo and hi <= end):
+            k = _largest_power_of_two_below(hi - lo)
+            pending += [(lo + k, hi), (lo, lo + k)]
+    return ranges
+
+
 def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")

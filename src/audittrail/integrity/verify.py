@@ -23,7 +23,8 @@ from audittrail.integrity.checkpoint import (
     check_key_name,
     key_id,
 )
-from audittrail.integrity.hashing import HASH_SIZE, node_hash
+from audittrail.integrity.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
+from audittrail.integrity.tree import Frontier
 
 # Far more than any real note carries; bounds the work an oversized note can cause.
 MAX_SIGNATURES = 100
@@ -100,6 +101,66 @@ def verify_consistency(
     _check_hash_size("first root", root1)
     _check_hash_size("second root", root2)
     _check_consistency_path(size1, size2, proof, root1, root2)
+
+
+def root_from_range(
+    start: int,
+    end: int,
+    size: int,
+    leaf_hashes: Sequence[bytes],
+    parts: Sequence[tuple[int, int, bytes]],
+) -> bytes:
+    """The root of a tree of ``size`` whose leaves ``[start, end)`` are ``leaf_hashes``, given the
+    hashes of the subtrees beside them as (start, end, hash): RFC 9162's recursion, taking the
+    next part for each subtree that holds none of the leaves (``tree.range_proof_ranges``)."""
+    if not 0 <= start <= end <= size:
+        raise VerificationError(f"[{start}, {end}) is not a leaf range of a tree of size {size}")
+    if len(leaf_hashes) != end - start:
+        raise VerificationError(f"{len(leaf_hashes)} leaves given for [{start}, {end})")
+    for position, digest in enumerate(leaf_hashes):
+        _check_hash_size(f"leaf hash {position}", digest)
+    walk = _RangeWalk(start, end, leaf_hashes, parts)
+    root = walk.subtree(0, size) if size else EMPTY_ROOT
+    if walk.used < len(parts):
+        raise VerificationError("range proof has more hashes than the tree needs")
+    return root
+
+
+@dataclass
+class _RangeWalk:
+    """One walk of :func:`root_from_range`, taking ``parts`` in order."""
+
+    start: int
+    end: int
+    leaf_hashes: Sequence[bytes]
+    parts: Sequence[tuple[int, int, bytes]]
+    used: int = 0
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves [lo, hi): taken from the proof, folded from the leaves, or split."""
+        start, end = self.start, self.end
+        if hi <= start or end <= lo or start == end:
+            return self._next_part(lo, hi)
+        if start <= lo and hi <= end:
+            # A whole subtree of given leaves: folded a level at a time, not one call per leaf.
+            frontier = Frontier()
+            frontier.extend(self.leaf_hashes[lo - start : hi - start])
+            return frontier.root()
+        k = 1 << ((hi - lo - 1).bit_length() - 1)
+        return node_hash(self.subtree(lo, lo + k), self.subtree(lo + k, hi))
+
+    def _next_part(self, lo: int, hi: int) -> bytes:
+        if self.used == len(self.parts):
+            raise VerificationError("range proof has fewer hashes than the tree needs")
+        part_start, part_end, digest = self.parts[self.used]
+        if (part_start, part_end) != (lo, hi):
+            raise VerificationError(
+                f"range proof hash {self.used} is for [{part_start}, {part_end}), "
+                f"the tree needs [{lo}, {hi})"
+            )
+        _check_hash_size(f"range proof hash {self.used}", digest)
+        self.used += 1
+        return digest
 
 
 def _check_same_tree(proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
@@ -214,9 +275,15 @@ def parse_checkpoint_body(body: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not _TREE_SIZE.fullmatch(size_text) or int(size_text) > _MAX_TREE_SIZE:
         raise VerificationError(f"checkpoint tree size is not a canonical uint64: {size_text!r}")
-    root_hash = _strict_b64decode("checkpoint root hash", root_text)
-    _check_hash_size("checkpoint root hash", root_hash)
+    root_hash = decode_hash("checkpoint root hash", root_text)
     return Checkpoint(origin, int(size_text), root_hash, tuple(extensions))
+
+
+def decode_hash(what: str, text: str) -> bytes:
+    """A tree hash, as notes and proofs spell it: standard, padded, canonical base64."""
+    digest = _strict_b64decode(what, text)
+    _check_hash_size(what, digest)
+    return digest
 
 
 def _note_text(note: str | bytes) -> str:

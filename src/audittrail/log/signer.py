@@ -26,7 +26,10 @@ class LogSigner:
         return checkpoint.verifier_key(self.key_name, public)
 
     def sign(self, size: int, root: bytes) -> str:
-        body = checkpoint.checkpoint_body(self.origin, size, root)
+        return self.sign_note(checkpoint.checkpoint_body(self.origin, size, root))
+
+    def sign_note(self, body: str) -> str:
+        """Any note this log vouches for (a checkpoint, an export's manifest)."""
         return checkpoint.sign_checkpoint(body, self.key_name, self.private_key)
 
     @classmethod

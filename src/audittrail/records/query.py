@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -304,6 +305,12 @@ class RecordQuery:
     registered_params_only: bool = False
     param_filters: list[ParamFilter] = field(default_factory=list)
     metadata: list[MetadataFilter] = field(default_factory=list)
+    seq_from: int | None = None
+    """Records with seq at or above (exports: a range of the log)."""
+    seq_to: int | None = None
+    """Records with seq at or below."""
+    tree_size: int | None = None
+    """Records in the tree of this size (seq below it): an export's checkpoint."""
     sort_by: SortField = SortField.CREATED_AT
     sort_dir: SortDir = SortDir.DESC
     cursor: Cursor | None = None
@@ -326,12 +333,14 @@ def _sort_columns(sort_by: SortField) -> list[SQLColumnExpression[Any]]:
     return [sort_key(sort_by), Record.created_at, Record.seq]
 
 
-def cursor_value(record: Record, sort_by: SortField) -> Any:
+def cursor_value(field: Callable[[str], Any], sort_by: SortField) -> Any:
+    """The sort key of a record whose fields `field` reads by name (an ORM record's attribute,
+    a row's item), as a cursor carries it."""
     if sort_by is SortField.SEVERITY:
-        return SEVERITY_RANK[record.severity]
+        return SEVERITY_RANK[field("severity")]
     if sort_by is SortField.ACTOR:
-        return record.actor or ""
-    return getattr(record, sort_by.value)
+        return field("actor") or ""
+    return field(sort_by.value)
 
 
 def _cursor_condition(query: RecordQuery) -> ColumnElement[bool] | None:
@@ -386,6 +395,12 @@ def conditions(
         where.append(Record.created_at >= query.date_from)
     if query.date_to is not None:
         where.append(Record.created_at <= query.date_to)
+    if query.seq_from is not None:
+        where.append(Record.seq >= query.seq_from)
+    if query.seq_to is not None:
+        where.append(Record.seq <= query.seq_to)
+    if query.tree_size is not None:
+        where.append(Record.seq < query.tree_size)
     if query.search is not None:
         where.append(full_text.condition(query.search, dialect))
     access = JsonAccess(dialect)
@@ -417,6 +432,8 @@ def is_filtered(query: RecordQuery) -> bool:
             query.entity_id,
             query.date_from,
             query.date_to,
+            query.seq_from,
+            query.seq_to,
             query.application_id,
             query.application_key,
         )

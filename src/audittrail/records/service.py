@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,19 @@ async def prepare(
     lookup: ApplicationLookup, request: RecordCreate, *, principal: Principal, ip: str | None
 ) -> NewRecord:
     """Check a manual record against its application; the record, ready for the writer."""
+    return await prepare_as(lookup, request, principal=principal, actor=principal.actor, ip=ip)
+
+
+async def prepare_as(
+    lookup: ApplicationLookup,
+    request: RecordCreate,
+    *,
+    principal: Principal,
+    actor: str | None,
+    ip: str | None,
+) -> NewRecord:
+    """The same, in the name of another actor: an admin's import keeps each record's own
+    (records/imports.py). The actor is in the record's words and leaf, so it is set here."""
     for name in (
         "event_type",
         "summary",
@@ -73,7 +87,7 @@ async def prepare(
         event_type=request.event_type,
         summary=request.summary,
         source="manual",
-        actor=principal.actor,
+        actor=actor,
         category=request.category,
         severity=request.severity.value,
         application=application,
@@ -228,8 +242,12 @@ async def _refuse_sensitive_filters(
 
 
 def _masked(record: AppendedRecord, keys: set[str]) -> AppendedRecord:
-    params = {key: MASK if key in keys else value for key, value in record.params.items()}
-    return replace(record, params=params)
+    return replace(record, params=masked_params(record.params, keys))
+
+
+def masked_params(params: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """The params with the values of these keys (the sensitive ones) masked."""
+    return {key: MASK if key in keys else value for key, value in params.items()}
 
 
 @dataclass(frozen=True)
@@ -278,7 +296,7 @@ async def search(
         next_cursor = q.Cursor(
             query.sort_by,
             query.sort_dir,
-            q.cursor_value(last, query.sort_by),
+            q.cursor_value(functools.partial(getattr, last), query.sort_by),
             last.seq,
             last.created_at,
         ).encode()

@@ -1,0 +1,1 @@
+"""Exports: streamed views of the records, signed manifests, evidence packs, export jobs."""

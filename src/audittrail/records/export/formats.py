@@ -1,0 +1,112 @@
+"""An export's bytes: NDJSON of leaf bytes, or CSV a spreadsheet opens safely (docs/export.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from audittrail.integrity.canonical import canonical_json, leaf_time, record_leaf_bytes
+
+BOM = "\ufeff".encode()
+
+
+class Format(StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+    PACK = "pack"
+
+
+MEDIA_TYPES = {
+    Format.NDJSON: "application/x-ndjson",
+    Format.CSV: "text/csv; charset=utf-8",
+    Format.PACK: "application/zip",
+}
+EXTENSIONS = {Format.NDJSON: "ndjson", Format.CSV: "csv", Format.PACK: "zip"}
+
+COLUMNS = (
+    "id",
+    "seq",
+    "created_at",
+    "event_type",
+    "category",
+    "summary",
+    "severity",
+    "actor",
+    "application_id",
+    "application_key",
+    "entity_type",
+    "entity_id",
+    "ip_address",
+    "source",
+    "params",
+    "metadata",
+)
+PARAM_COLUMN = "param."
+JSON_COLUMNS = {"params", "metadata"}
+
+# What a spreadsheet reads as the start of a formula, and the quote that disarms it (and is
+# itself doubled, so that an importer can take exactly one off).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def ndjson_line(row: dict[str, Any]) -> bytes:
+    """A record's canonical leaf bytes and a newline: SHA-256(0x00 || bytes) is its leaf hash."""
+    return record_leaf_bytes(row) + b"\n"
+
+
+def neutralised(cell: str) -> str:
+    """A cell as a spreadsheet may show it without running it (docs/export.md)."""
+    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def leaf_text(value: Any) -> str:
+    """A cell's text: strings as they are, anything else as JSON spells it, null empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return canonical_json(value).decode()
+
+
+class CsvWriter:
+    """Rows to RFC 4180 text (CRLF, quotes only where needed), page by page."""
+
+    def __init__(self, param_keys: Sequence[str] = ()) -> None:
+        self.param_keys = list(param_keys)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def header(self) -> bytes:
+        self._writer.writerow([*COLUMNS, *(PARAM_COLUMN + key for key in self.param_keys)])
+        return self._take()
+
+    def rows(self, rows: Sequence[dict[str, Any]]) -> bytes:
+        for row in rows:
+            cells = [_cell(name, row[name]) for name in COLUMNS]
+            params = row["params"]
+            cells += [neutralised(leaf_text(params.get(key))) for key in self.param_keys]
+            self._writer.writerow(cells)
+        return self._take()
+
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode()
+
+
+def _cell(name: str, value: Any) -> str:
+    if name == "created_at":
+        return leaf_time(value)
+    if name == "seq":
+        return str(value)
+    if name in JSON_COLUMNS:
+        return neutralised(canonical_json(value).decode())
+    return neutralised(leaf_text(value))

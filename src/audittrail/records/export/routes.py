@@ -1,0 +1,195 @@
+"""HTTP routes for exports: the direct, streamed one (jobs: records/export/job_routes.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from audittrail.access import Exporter
+from audittrail.deps import DatabaseDep, client_ip, get_settings
+from audittrail.log.signer import LogSigner
+from audittrail.records import query as q
+from audittrail.records.export import pack
+from audittrail.records.export.formats import EXTENSIONS, MEDIA_TYPES, Format
+from audittrail.records.export.service import Export, ExportRequest, export_request
+from audittrail.records.export.snapshot import Snapshot, covering, pinned
+from audittrail.records.filters import Filters, record_filters
+from audittrail.records.query import MAX_SEQ
+
+router = APIRouter(prefix="/api/audit-trail", tags=["export"])
+
+# The query parameters a manifest states (the rest shape the bytes, not which records).
+STATED = (
+    "search",
+    "event_types",
+    "categories",
+    "actors",
+    "severities",
+    "entity_type",
+    "entity_id",
+    "date_from",
+    "date_to",
+    "application_id",
+    "application_key",
+    "registered_params_only",
+    "param_filters",
+    "metadata",
+    "seq_from",
+    "seq_to",
+    "sort_by",
+    "sort_dir",
+)
+
+
+def stated_filters(request: Request) -> dict[str, Any]:
+    """The filters and sort as the request gave them (a repeated one as a list)."""
+    stated: dict[str, Any] = {}
+    for name in STATED:
+        values = request.query_params.getlist(name)
+        if values:
+            stated[name] = values if name == "metadata" or len(values) > 1 else values[0]
+    return stated
+
+
+async def export_parameters(
+    request: Request,
+    principal: Exporter,
+    filters: Annotated[Filters, Depends(record_filters)],
+    format: Annotated[Format, Query(description="ndjson, csv or pack (a zip).")] = Format.NDJSON,
+    sort_by: Annotated[q.SortField, Query()] = q.SortField.CREATED_AT,
+    sort_dir: Annotated[q.SortDir, Query()] = q.SortDir.DESC,
+    seq_from: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="seq at or above.")] = None,
+    seq_to: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="seq at or below.")] = None,
+    params_as_columns: Annotated[
+        bool,
+        Query(description="CSV: a column per param the application (by id or key) registers."),
+    ] = False,
+    bom: Annotated[bool, Query(description="CSV: start with a UTF-8 byte order mark.")] = False,
+) -> ExportRequest:
+    query = filters.query(
+        principal.visibility, sort_by=sort_by, sort_dir=sort_dir, seq_from=seq_from, seq_to=seq_to
+    )
+    return export_request(
+        principal,
+        query,
+        format,
+        stated_filters(request),
+        params_as_columns=params_as_columns,
+        bom=bom,
+    )
+
+
+TreeSize = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_SEQ,
+        description="Take the export against the signed checkpoint of this size (default: the "
+        "first that covers the log as the request finds it).",
+    ),
+]
+
+
+async def snapshot_of(
+    request: Request, database: DatabaseDep, tree_size: TreeSize = None
+) -> Snapshot:
+    if tree_size is not None:
+        return await pinned(database, tree_size)
+    return await covering(database, get_settings(request).checkpoint_interval)
+
+
+@router.get(
+    "/export",
+    summary="Export audit records",
+    description="Every filter and sort of the record list, as NDJSON (each line a record's "
+    "canonical leaf bytes, then a signed manifest), CSV, or an evidence pack (a zip that "
+    "`audittrail verify --pack` checks offline). Taken against a signed checkpoint; streamed "
+    "(docs/export.md).",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "application/x-ndjson": {},
+                "text/csv": {},
+                "application/zip": {},
+                "text/plain": {},
+            }
+        }
+    },
+)
+async def export(
+    request: Request,
+    wanted: Annotated[ExportRequest, Depends(export_parameters)],
+    snapshot: Annotated[Snapshot, Depends(snapshot_of)],
+    database: DatabaseDep,
+    manifest: Annotated[
+        bool, Query(description="CSV: answer this export's signed manifest, not its data.")
+    ] = False,
+) -> Any:
+    signer: LogSigner = request.app.state.signer
+    job = Export(wanted, snapshot)
+    await job.start(database)
+    ip = await client_ip(request)
+    if manifest:
+        if wanted.format is not Format.CSV:
+            raise q.invalid("manifest", "applies to format=csv: NDJSON and packs carry theirs.")
+        async for _ in job.data(database):
+            pass
+        return PlainTextResponse(job.manifest(signer))
+    headers = {
+        "Content-Disposition": f'attachment; filename="{_file_name(wanted, snapshot)}"',
+        "Audittrail-Tree-Size": str(snapshot.tree_size),
+    }
+    if wanted.format is Format.PACK:
+        return await _pack_response(request, job, headers, ip)
+    if wanted.format is Format.CSV:
+        pinned_url = request.url.include_query_params(tree_size=snapshot.tree_size, manifest="true")
+        headers["Link"] = f'<{pinned_url}>; rel="describedby"'
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in job.data(database):
+            yield chunk
+        await request.app.state.writer.submit([job.record(ip)])
+        if wanted.format is Format.NDJSON:
+            yield job.manifest_line(signer)
+
+    return StreamingResponse(body(), media_type=MEDIA_TYPES[wanted.format], headers=headers)
+
+
+async def _pack_response(
+    request: Request, job: Export, headers: dict[str, str], ip: str | None
+) -> FileResponse:
+    directory = get_settings(request).export_directory
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=directory, prefix=".pack-", suffix=".zip")
+    os.close(descriptor)
+    path = Path(name)
+    try:
+        await pack.write(job, request.app.state.database, request.app.state.signer, path)
+        await request.app.state.writer.submit([job.record(ip)])
+    except BaseException:
+        _remove(path)
+        raise
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[Format.PACK],
+        headers=headers,
+        background=BackgroundTask(_remove, path),
+    )
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _file_name(wanted: ExportRequest, snapshot: Snapshot) -> str:
+    return f"audittrail-export-{snapshot.tree_size}.{EXTENSIONS[wanted.format]}"
