@@ -76,13 +76,15 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench import common, stats_shapes
+from bench import common, export_shapes, stats_shapes
 from bench import ingest_support as support
 from bench.ingest_support import Server
 
 RECORDS_PATH = "/api/audit-trail/records"
 DEFAULT_RECORDS = 1_000_000
 QUICK_RECORDS = 50_000
+# Exports of the whole log, per format (bench/export_shapes.py): each takes tens of seconds.
+EXPORT_ROUNDS = 3
 SEED = 1
 PAGE_SIZE = 50
 CURSOR_PAGE = 100
@@ -1001,10 +1003,15 @@ def one_database(kind: str, options: Options) -> dict[str, Any]:
                     results["shapes"] = measure_shapes(kind, client, sql, shapes, options.rounds)
                 if "stats" in options.sections:
                     results["stats"] = measure_stats(kind, client, sql, shapes, options.rounds)
+                if "export" in options.sections:
+                    results["export"] = export_shapes.measure(
+                        kind, client, server, sql, folder, EXPORT_ROUNDS
+                    )
             finally:
                 sql.close()
             bodies = accepted(client, sample_bodies(client, picked.rows))
-        results["ingest"] = ingest_cost(kind, url, folder, bodies, options)
+        if {"list", "stats"} & set(options.sections):
+            results["ingest"] = ingest_cost(kind, url, folder, bodies, options)
     return results
 
 
@@ -1101,7 +1108,11 @@ def targets(results: dict[str, Any], databases: Sequence[str]) -> dict[str, Any]
             )
         if "stats" in results[kind]:
             judged |= stats_shapes.targets(kind, results[kind]["stats"])
-        ingest = results[kind]["ingest"]
+        if "export" in results[kind]:
+            judged |= export_shapes.targets(kind, results[kind]["export"])
+        ingest = results[kind].get("ingest")
+        if ingest is None:
+            continue
         if "ratio_search_index" in ingest:
             judged[f"{kind}_search_index_batch_ingest_ratio"] = common.at_most(
                 ingest["ratio_search_index"]["median_of_round_ratios"], TARGET_SEARCH_INGEST_RATIO
@@ -1143,12 +1154,13 @@ def main() -> None:
         "--sections",
         default="list,stats",
         help="what to measure: list (the record list's shapes, and its indexes' ingest cost), "
-        "stats (statistics and analytics, and the rollups' ingest cost); default both",
+        "stats (statistics and analytics, and the rollups' ingest cost), export (exports, packs "
+        "and import: bench/export_shapes.py); default list,stats",
     )
     parsed = arguments.parse_args()
     sections = tuple(part.strip() for part in parsed.sections.split(",") if part.strip())
-    if not sections or not set(sections) <= {"list", "stats"}:
-        arguments.error("--sections takes list, stats or both")
+    if not sections or not set(sections) <= {"list", "stats", "export"}:
+        arguments.error("--sections takes list, stats, export or several, comma-separated")
     records = parsed.records
     if parsed.quick and records == DEFAULT_RECORDS:
         records = QUICK_RECORDS

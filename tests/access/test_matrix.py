@@ -25,6 +25,8 @@ from tests.helpers import APPLICATIONS, RECORDS
 PUBLIC = "public"
 SIGNED_IN = "signed in"
 LOG = "/api/audit-trail/log"
+IMPORTS = "/api/audit-trail/imports"
+NDJSON = "application/x-ndjson"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,13 @@ async def hash_tile(world: World, caller: Caller) -> Call:
     return Call(f"{LOG}/tlog/tile/0/000.p/{world.tree_size}")
 
 
+async def import_records(world: World, caller: Caller) -> Call:
+    """A file of one line, the caller's own: an admin's import stores it (201), never replays
+    another caller's. httpx writes the JSON on one line: NDJSON."""
+    line = {"event_type": "matrix.import", "summary": caller.name, "application_key": "billing"}
+    return Call(IMPORTS, json=line, headers={**caller.headers, "Content-Type": NDJSON})
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # The seed's intake and the record reads.
     ("POST", RECORDS): Row("records:write", 201, create_record, bound={"shop": 403}),
@@ -179,6 +188,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{APPLICATIONS}/{{app}}/params/{{param_key}}/analytics"): Row(
         "stats:read", 200, param_analytics, bound={"shop": 404}
     ),
+    # Exports: a bound key's cover its own applications (tests/export/test_export_api.py).
+    ("GET", "/api/audit-trail/export"): Row("export", 200, fixed("/api/audit-trail/export")),
+    # Imports keep each record's actor: admins only (docs/export.md, "Import").
+    ("POST", IMPORTS): Row("admin", 201, import_records),
     # Signing in and out, one's own sessions and password.
     ("POST", "/api/auth/login"): Row(PUBLIC, 200, login),
     ("POST", "/api/auth/logout"): Row(SIGNED_IN, 204, logout, api_key=400),
