@@ -47,8 +47,11 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 def _settings(database_url: str, directory: Path) -> Settings:
     # One client sends thousands of reads a minute here: the per-credential limit would answer
-    # most of `make fuzz` with 429 (tests/throttle tests it). The login throttle stays.
-    return app_settings(database_url, directory, rate_limit="1000000/minute")
+    # most of `make fuzz` with 429 (tests/throttle tests it). The login throttle stays. Every
+    # export appends its record, and the next waits for a checkpoint to cover it: sign often.
+    return app_settings(
+        database_url, directory, rate_limit="1000000/minute", checkpoint_interval=0.05
+    )
 
 
 def _config() -> schemathesis.Config:
