@@ -200,9 +200,9 @@ def range_proof(start: int, end: int, size: int, nodes: NodeStore) -> list[bytes
 
 
 def range_proof_ranges(start: int, end: int, size: int) -> list[tuple[int, int]]:
-    """The subtrees of RFC 9162's recursion over ``[0, size)`` that hold no leaf of
-    ``[start, end)`` and whose parent does, left to right: with the leaves of ``[start, end)``,
-    their hashes make the root (``verify.root_from_range``)."""
+    """The largest subtrees of RFC 9162's recursion over ``[0, size)`` that hold no leaf of
+    ``[start, end)``, left to right: with the leaves of ``[start, end)``, their hashes make the
+    root (``verify.root_from_range``)."""
     if not 0 <= start <= end <= size:
         raise ValueError(f"[{start}, {end}) is not a leaf range of a tree of size {size}")
     ranges: list[tuple[int, int]] = []

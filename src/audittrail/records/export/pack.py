@@ -25,6 +25,7 @@ from audittrail.records.export.formats import ndjson_line
 from audittrail.records.export.service import Export
 
 PROOF_CHUNK = 500
+LEAF_CHUNK = 5000
 README = """\
 Evidence pack of the audit log {origin}
 
@@ -67,7 +68,8 @@ async def write(export: Export, database: Database, signer: LogSigner, path: Pat
             with pack.open("proofs.ndjson", "w") as out:
                 await _write_proofs(out, database, seqs, export.snapshot.tree_size)
         else:
-            pack.writestr("range-proof.json", await _range_proof(database, span, export))
+            with pack.open("range-proof.json", "w") as out:
+                await _write_range_proof(out, database, span, export.snapshot.tree_size)
         pack.writestr("checkpoint.txt", export.snapshot.note)
         pack.writestr("verifier-key.txt", signer.verifier_key + "\n")
         pack.writestr("manifest.txt", export.manifest(signer))
@@ -100,23 +102,26 @@ def _chunks(seqs: array[int]) -> Iterator[array[int]]:
         yield seqs[start : start + PROOF_CHUNK]
 
 
-async def _range_proof(database: Database, span: tuple[int, int], export: Export) -> bytes:
+async def _write_range_proof(
+    out: IO[bytes], database: Database, span: tuple[int, int], size: int
+) -> None:
+    """range-proof.json, its leaf hashes written as they are read: a range may be the log."""
     start, end = span
-    size = export.snapshot.tree_size
     parts = tree.range_proof_ranges(start, end, size)
     async with database.read_session() as session:
         nodes = await tree_store.nodes(session, tree.range_proof_nodes(start, end, size))
-    hashes = tree.range_proof(start, end, size, nodes)
-    proof = {
-        "end": end,
-        "hashes": [
-            {"end": hi, "hash": _b64(digest), "start": lo}
-            for (lo, hi), digest in zip(parts, hashes, strict=True)
-        ],
-        "start": start,
-        "tree_size": size,
-    }
-    return orjson.dumps(proof, option=orjson.OPT_INDENT_2) + b"\n"
+    hashes = [
+        {"end": hi, "hash": _b64(digest), "start": lo}
+        for (lo, hi), digest in zip(parts, tree.range_proof(start, end, size, nodes), strict=True)
+    ]
+    out.write(b'{"end":%d,"hashes":%s,"leaf_hashes":[' % (end, orjson.dumps(hashes)))
+    for first in range(start, end, LEAF_CHUNK):
+        last = min(end, first + LEAF_CHUNK)
+        async with database.read_session() as session:
+            leaves = await tree_store.nodes(session, [(0, seq) for seq in range(first, last)])
+        encoded = ",".join(f'"{_b64(leaves[(0, seq)])}"' for seq in range(first, last))
+        out.write((encoded if first == start else "," + encoded).encode())
+    out.write(b'],"start":%d,"tree_size":%d}\n' % (start, size))
 
 
 def _readme(export: Export, signer: LogSigner, span: tuple[int, int] | None) -> str:
