@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -48,7 +49,9 @@ def async_url(database_url: str) -> URL:
 def _sqlite_engine(url: URL, begin: str | None, synchronous: str) -> AsyncEngine:
     """An engine whose transactions start with ``begin``; with None, one in autocommit, whose
     connections never hold a transaction (so returning them to the pool needs no rollback)."""
-    engine = create_async_engine(url, pool_reset_on_return="rollback" if begin else None)
+    engine = create_async_engine(
+        url, pool_reset_on_return="rollback" if begin else None, json_deserializer=orjson.loads
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -108,6 +111,9 @@ def _postgresql_engine(url: URL, pool_size: int, work_mem: str | None) -> AsyncE
         pool_size=pool_size,
         max_overflow=pool_size // 4,
         connect_args={"server_settings": server_settings},
+        # The JSON columns hold what the intake took (finite numbers within 2**53): orjson reads
+        # them as the standard library does, at a fraction of its cost (exports read millions).
+        json_deserializer=orjson.loads,
     )
 
     @event.listens_for(engine.sync_engine, "handle_error")

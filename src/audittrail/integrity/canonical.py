@@ -4,7 +4,6 @@ One function turns a record into its leaf bytes (`record_leaf_bytes`) and one in
 (`record_leaf_hash`); a record is any mapping of the leaf fields by their names.
 """
 
-import contextlib
 import functools
 import json
 import operator
@@ -57,11 +56,15 @@ def record_leaf_bytes(record: Mapping[str, Any]) -> bytes:
     leaf = dict(zip(MEMBERS, values, strict=True))
     leaf["seq"] = _seq(leaf["seq"])
     leaf["created_at"] = leaf_time(leaf["created_at"])
-    # The names are ASCII: only the values need the look `_is_fast_form` gives a whole object.
-    if all(type(value) is str or value is None or _is_fast_form(value) for value in leaf.values()):
-        with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate
-            return _orjson(leaf)
-    return canonical_json(leaf)
+    # The names are ASCII: only the values need the look `_is_fast_form` gives a whole object
+    # (a loop, not all() of a generator: this runs for every record an export or audit reads).
+    for value in leaf.values():
+        if type(value) is not str and value is not None and not _is_fast_form(value):
+            return canonical_json(leaf)
+    try:
+        return _orjson(leaf)
+    except orjson.JSONEncodeError:  # a lone surrogate
+        return canonical_json(leaf)
 
 
 def record_leaf_hash(record: Mapping[str, Any]) -> bytes:
