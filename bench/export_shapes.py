@@ -26,6 +26,8 @@ from bench import ingest_support as support
 EXPORT_PATH = "/api/audit-trail/export"
 PACK_RECORDS = 100_000
 CHUNK = 1 << 16
+# Imported from the export's start: the rate, without a million records' wait.
+IMPORT_RECORDS = 200_000
 
 TARGET_POSTGRES_EXPORT_RECORDS_PER_SECOND = 50_000.0
 TARGET_EXPORT_RSS_GROWTH_MIB = 50.0
@@ -137,43 +139,45 @@ def packs(client: httpx.Client, sql: Any, folder: Path, rounds: int) -> dict[str
     return results
 
 
-def import_rate(kind: str, export_file: Path, environment: dict[str, str]) -> dict[str, Any]:
-    """`audittrail import` of the NDJSON export into an empty database of the same kind."""
-    with common.scratch_database(kind) as url:
-        audittrail = str(Path(sys.executable).parent / "audittrail")
-        env = {**environment, "AUDITTRAIL_DATABASE_URL": url}
-        lines = sum(1 for _ in export_file.open("rb")) - 1
-        common.log(f"{kind}: importing {lines:,} records")
-        started = time.perf_counter()
-        subprocess.run(
-            [audittrail, "import", str(export_file)],
-            env=env,
-            check=True,
-            stdout=sys.stderr,
-            stderr=sys.stderr,
-        )
-        seconds = time.perf_counter() - started
+def import_rate(export_file: Path, target_url: str, environment: dict[str, str]) -> dict[str, Any]:
+    """`audittrail import` of the export's first IMPORT_RECORDS lines into `target_url` (a
+    clone of the seeded database: the applications its records name are registered there)."""
+    part = export_file.with_name("import.ndjson")
+    with export_file.open("rb") as source, part.open("wb") as out:
+        for number, line in enumerate(source):
+            if number == IMPORT_RECORDS or line.startswith(b'{"checkpoint"'):
+                break
+            out.write(line)
+    lines = sum(1 for _ in part.open("rb"))
+    common.log(f"importing {lines:,} records")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "audittrail"), "import", str(part)],
+        env={**environment, "AUDITTRAIL_DATABASE_URL": target_url},
+        check=True,
+        stdout=sys.stderr,
+        stderr=sys.stderr,
+    )
+    seconds = time.perf_counter() - started
     return {
         "records": lines,
         "seconds": round(seconds, 1),
         "records_per_second": round(lines / seconds),
+        "into": "a clone of the seeded database",
     }
 
 
 def measure(
-    kind: str,
     client: httpx.Client,
     server: support.Server,
     sql: Any,
     folder: Path,
     rounds: int,
 ) -> dict[str, Any]:
-    results = {
+    return {
         "exports": exports(client, server, folder, rounds),
         "packs": packs(client, sql, folder, rounds),
     }
-    results["import"] = import_rate(kind, folder / "export.ndjson", server.environment)
-    return results
 
 
 def targets(kind: str, results: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +194,7 @@ def targets(kind: str, results: dict[str, Any]) -> dict[str, Any]:
         judged[f"{kind}_pack_{name}_verify_seconds"] = common.below(
             figures["median_verify_seconds"], TARGET_PACK_VERIFY_SECONDS
         )
-    if kind == "postgresql":
+    if kind == "postgresql" and "import" in results:
         judged[f"{kind}_import_records_per_second"] = common.at_least(
             results["import"]["records_per_second"], TARGET_POSTGRES_IMPORT_RECORDS_PER_SECOND
         )

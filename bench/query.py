@@ -1005,12 +1005,19 @@ def one_database(kind: str, options: Options) -> dict[str, Any]:
                     results["stats"] = measure_stats(kind, client, sql, shapes, options.rounds)
                 if "export" in options.sections:
                     results["export"] = export_shapes.measure(
-                        kind, client, server, sql, folder, EXPORT_ROUNDS
+                        client, server, sql, folder, EXPORT_ROUNDS
                     )
             finally:
                 sql.close()
-            bodies = accepted(client, sample_bodies(client, picked.rows))
-        if {"list", "stats"} & set(options.sections):
+            measures_ingest = bool({"list", "stats"} & set(options.sections))
+            if measures_ingest:
+                bodies = accepted(client, sample_bodies(client, picked.rows))
+        if "export" in options.sections:
+            with clone(url, "import") as target:
+                results["export"]["import"] = export_shapes.import_rate(
+                    folder / "export.ndjson", target, server.environment
+                )
+        if measures_ingest:
             results["ingest"] = ingest_cost(kind, url, folder, bodies, options)
     return results
 
