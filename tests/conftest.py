@@ -128,6 +128,7 @@ def app_settings(database_url: str, directory: Path, **overrides: Any) -> Settin
         secret_key="test-secret-" + "s" * 40,
         secret_key_file=directory / "secret",
         log_key_file=directory / "log.key",
+        export_directory=directory / "exports",
         tune_gc=False,
         **overrides,
     )

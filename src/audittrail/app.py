@@ -37,7 +37,10 @@ from audittrail.log.routes import router as log_router
 from audittrail.log.signer import LogSigner
 from audittrail.metrics import router as metrics_router
 from audittrail.records import ingest
+from audittrail.records.export.job_routes import router as export_jobs_router
+from audittrail.records.export.job_runner import ExportRunner
 from audittrail.records.export.routes import router as export_router
+from audittrail.records.import_routes import router as import_router
 from audittrail.records.registry import Registry
 from audittrail.records.routes import router as records_router
 from audittrail.records.stats.routes import router as stats_router
@@ -78,11 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
         registry = Registry(database, settings)
         writer = GroupCommitWriter(database, settings, on_registry_version=registry.observe)
+        exports = ExportRunner(database, signer, settings)
         app.state.database = database
         app.state.signer = signer
         app.state.authenticator = auth_service.Authenticator(settings, database)
         app.state.registry = registry
         app.state.writer = writer
+        app.state.export_runner = exports
         app.state.rate_limits = rate_limits = throttle.RateLimits.start(settings)
         bootstrapped = await auth_service.bootstrap(database, settings)
         if bootstrapped is not None:
@@ -93,9 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpoints = asyncio.create_task(
             checkpointer.run(database, signer, settings.checkpoint_interval)
         )
+        exports.start()
         try:
             yield
         finally:
+            await exports.stop()  # its job back in the queue, for the next process
             await writer.stop()
             checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -127,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records_router,
         stats_router,
         export_router,
+        export_jobs_router,
+        import_router,
         auth_router,
         users_router,
         api_keys_router,

@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, verify, seed, rollups."""
+"""The command line: serve, migrate, verify, seed, import, rollups."""
 
 from __future__ import annotations
 
@@ -21,15 +21,20 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from audittrail import clock
 from audittrail.config import Settings
 from audittrail.db import migrate as migrations
 from audittrail.demo import generator, loader
+from audittrail.errors import AppError
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
+from audittrail.integrity.pack import verify_pack
+from audittrail.integrity.verify import VerificationError
 from audittrail.log import rollups, sources
 from audittrail.log.signer import LogSigner
+from audittrail.records import imports
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
 
@@ -93,12 +98,25 @@ def verify(
             help="Also recount the database's records and compare the statistics' rollups.",
         ),
     ] = False,
+    pack: Annotated[
+        Path | None,
+        typer.Option(help="Verify an evidence pack (an export with --pack) offline, alone."),
+    ] = None,
 ) -> None:
     """Recompute the log and check it against its signed checkpoints; exit 1 on any problem,
     2 when the log cannot be read."""
     if check_rollups and (url is not None or entries is not None):
         raise typer.BadParameter("--rollups checks a database: not with --url or --entries")
+    others = (database, url, entries, checkpoint)
+    if pack is not None and (check_rollups or any(option is not None for option in others)):
+        raise typer.BadParameter(
+            "--pack is checked alone: not with --database, --url, --entries, --checkpoint "
+            "or --rollups"
+        )
     verifier_key = key.read_text().strip() if key else None
+    if pack is not None:
+        _verify_pack(pack, verifier_key)
+        return
     with _progress_bar() as bar:
         task = bar.add_task("verifying", total=None)
 
@@ -122,6 +140,31 @@ def verify(
     if check_rollups:
         rollups_problems = asyncio.run(rollups.check(database or Settings().database_url))
     _report(audit, rollups_problems)
+
+
+def _verify_pack(path: Path, verifier_key: str | None) -> None:
+    try:
+        report = verify_pack(path, verifier_key)
+    except (VerificationError, OSError) as error:
+        _give_up(f"cannot check {path}: {error}")
+    if report.own_key:
+        typer.echo(
+            f"warning: trusting the pack's own key: compare {report.verifier_key} with the one "
+            "the log publishes (GET /api/audit-trail/log/key), or pass it with --key",
+            err=True,
+        )
+    size = "none" if report.checkpoint is None else f"of size {report.checkpoint.size}"
+    typer.echo(
+        f"checked {report.records} records of {path} against the signed checkpoint {size}, "
+        f"with key {report.key_id}"
+    )
+    if report.ok:
+        typer.echo("OK: every record is in the log, as the signed manifest states")
+        return
+    for problem in report.problems:
+        where = f"seq {problem.seq}" if problem.seq is not None else "the pack"
+        typer.echo(f"FAILED at {where}: {problem.kind.value}: {problem.message}", err=True)
+    raise typer.Exit(1)
 
 
 def _audit_server(
@@ -244,6 +287,62 @@ def seed_demo(
     typer.echo(
         f"seeded {seeded.records:,} records of {seeded.applications} applications, "
         f"{seeded.start:%Y-%m-%d %H:%M} to {seeded.end:%Y-%m-%d %H:%M} UTC (seed {chosen})"
+    )
+
+
+@app.command("import")
+def import_records(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="An export's NDJSON or CSV file."),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every line; store nothing.")
+    ] = False,
+    database: Annotated[
+        str | None, typer.Option(help="Into this database (default: AUDITTRAIL_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Import the records of an export's NDJSON or CSV file (docs/export.md, "Import") in this
+    process, as the system. Every line is checked first: a file with any bad line stores nothing
+    and exits 1, naming each. Run again (after a failure, a kill), it stores nothing twice; exit
+    2 when it could not finish."""
+    settings = Settings()
+    if database is not None:
+        settings = settings.model_copy(update={"database_url": database})
+    with _progress_bar(bar=True) as bar:
+        checking = bar.add_task("checking", total=None)
+        storing = bar.add_task("importing", total=None, visible=False)
+
+        def progress(phase: str, records: int) -> None:
+            if phase == "checking":
+                bar.advance(checking, records)
+                return
+            total = bar.tasks[checking].completed
+            bar.update(storing, total=total, advance=records, visible=True)
+
+        try:
+            imported = asyncio.run(
+                imports.import_file(file, settings, dry_run=dry_run, progress=progress)
+            )
+        except imports.ImportRefused as refused:
+            for problem in refused.details:
+                typer.echo(f"{problem.field}: {problem.message} ({problem.code})", err=True)
+            typer.echo(f"error: {refused.message}", err=True)
+            raise typer.Exit(1) from None
+        except (AppError, SQLAlchemyError, OSError) as error:
+            reason = error.message if isinstance(error, AppError) else str(error).partition("\n")[0]
+            committed = int(bar.tasks[storing].completed)
+            _give_up(
+                f"{reason} ({committed:,} records of the file were committed before it; "
+                "import it again: nothing is stored twice)"
+            )
+    if imported.dry_run:
+        typer.echo(f"checked {imported.records:,} records: all fit; nothing stored (dry run)")
+        return
+    typer.echo(
+        f"imported {imported.records:,} records: {imported.stored:,} stored, "
+        f"{imported.replayed:,} replayed (imported before), 0 refused"
     )
 
 

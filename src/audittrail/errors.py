@@ -70,6 +70,11 @@ class Conflict(AppError):
     code = "CONFLICT"
 
 
+class Gone(AppError):
+    status_code = 410
+    code = "GONE"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"

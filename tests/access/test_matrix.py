@@ -9,6 +9,7 @@ afresh for it, so each cell is the answer to exactly that caller.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ PUBLIC = "public"
 SIGNED_IN = "signed in"
 LOG = "/api/audit-trail/log"
 IMPORTS = "/api/audit-trail/imports"
+EXPORTS = "/api/audit-trail/exports"
 NDJSON = "application/x-ndjson"
 
 
@@ -172,6 +174,30 @@ async def import_records(world: World, caller: Caller) -> Call:
     return Call(IMPORTS, json=line, headers={**caller.headers, "Content-Type": NDJSON})
 
 
+async def own_export(world: World, caller: Caller) -> str:
+    """An export job of the caller's own, done, where it may make one; else an id it cannot
+    reach (the request is refused before the job is looked up)."""
+    async with world.client(caller.headers) as http:
+        created = await http.post(EXPORTS, params={"event_types": "order.paid"})
+        if created.status_code != 202:
+            return "no-such-export"
+        job_id: str = created.json()["id"]
+        for _ in range(400):
+            if (await http.get(f"{EXPORTS}/{job_id}")).json()["status"] == "done":
+                return job_id
+            await asyncio.sleep(0.025)
+    raise AssertionError(f"{caller}'s export job {job_id} did not finish")
+
+
+def on_own_export(template: str) -> Build:
+    """A request about an export job: whose they are is tests/export/test_jobs.py's."""
+
+    async def build(world: World, caller: Caller) -> Call:
+        return Call(template.format(job=await own_export(world, caller)))
+
+    return build
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # The seed's intake and the record reads.
     ("POST", RECORDS): Row("records:write", 201, create_record, bound={"shop": 403}),
@@ -190,6 +216,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # Exports: a bound key's cover its own applications (tests/export/test_export_api.py).
     ("GET", "/api/audit-trail/export"): Row("export", 200, fixed("/api/audit-trail/export")),
+    ("POST", EXPORTS): Row("export", 202, fixed(EXPORTS)),
+    ("GET", EXPORTS): Row("export", 200, fixed(EXPORTS)),
+    ("GET", f"{EXPORTS}/{{job_id}}"): Row("export", 200, on_own_export(f"{EXPORTS}/{{job}}")),
+    ("GET", f"{EXPORTS}/{{job_id}}/download"): Row(
+        "export", 200, on_own_export(f"{EXPORTS}/{{job}}/download")
+    ),
+    ("GET", f"{EXPORTS}/{{job_id}}/manifest"): Row(
+        "export", 200, on_own_export(f"{EXPORTS}/{{job}}/manifest")
+    ),
     # Imports keep each record's actor: admins only (docs/export.md, "Import").
     ("POST", IMPORTS): Row("admin", 201, import_records),
     # Signing in and out, one's own sessions and password.

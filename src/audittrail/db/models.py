@@ -365,3 +365,45 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class ExportJob(Base):
+    """An export written to a file in the background (records/export/job_runner.py). State, not
+    log: its row changes as the job runs, and its file is removed once it expires."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (
+        # The runner's: the next queued job, running ones gone quiet, done ones expiring.
+        Index("ix_export_jobs_status_created_at", "status", "created_at"),
+        # A caller's own jobs, newest first.
+        Index("ix_export_jobs_owner_created_at", "owner", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # Who made it (an actor, as records name them), and what they could see then: the job runs
+    # with the rights of its maker at its making.
+    owner: Mapped[str] = mapped_column(String(400))
+    application_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    sees_sensitive: Mapped[bool] = mapped_column(Boolean)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    format: Mapped[str] = mapped_column(String(8))
+    # The filters as given (what the manifest states), and every export parameter as the
+    # request spelt it: parsed again, by the same declarations, when the job runs.
+    filters: Mapped[dict[str, Any]]
+    parameters: Mapped[dict[str, Any]]
+    # The signed checkpoint it is taken against, pinned when it is made: a job run again
+    # writes the same records.
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    estimated_total: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8))
+    records_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The process running it: each claim's own token, and when it last said it is alive.
+    runner: Mapped[str | None] = mapped_column(String(36))
+    heartbeat_at: Mapped[datetime | None]
+    # Its file's name in settings.export_directory (its manifest: <id>.manifest.txt beside it).
+    file_name: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

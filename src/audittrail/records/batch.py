@@ -64,16 +64,11 @@ async def prepare_all(
             new = await prepare(lookup, item, principal=principal, ip=ip)
             # Stored as text too: a NUL would fail the commit of everyone's batch on PostgreSQL.
             limits.check_text("idempotency_key", item.idempotency_key)
-        except ValidationError as error:
-            problems += _relocated(validation_problems(error.errors()), where)
-            continue
         except Forbidden as error:
             refused.append(FieldProblem(where, error.error_code, error.message))
             continue
-        except AppError as error:
-            problems += _relocated(error.details, where) or [
-                FieldProblem(where, error.error_code, error.message)
-            ]
+        except (ValidationError, AppError) as error:
+            problems += problems_of(error, where)
             continue
         records.append(new)
         claims.append(
@@ -96,6 +91,16 @@ async def prepare_all(
             details=problems,
         )
     return records, claims
+
+
+def problems_of(error: ValidationError | AppError, where: str) -> list[FieldProblem]:
+    """One item's refusal as problems at its place (``where``: "body[3]", or an import's
+    "line 7"), each field path of the item (body.summary) under it."""
+    if isinstance(error, ValidationError):
+        return _relocated(validation_problems(error.errors()), where)
+    return _relocated(error.details, where) or [
+        FieldProblem(where, error.error_code, error.message)
+    ]
 
 
 def _relocated(problems: list[FieldProblem], where: str) -> list[FieldProblem]:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from audittrail import clock
 from audittrail.applications.service import ParamType
-from audittrail.db import fts5
+from audittrail.db import bulk, fts5
 from audittrail.db.models import IdempotencyKey, Record
 from audittrail.log import head as log_head
 from audittrail.records import idempotency
 from audittrail.records import query as q
 from audittrail.records import search as full_text
 from audittrail.records.idempotency import Identity
+
+IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
+_CLAIM_COLUMNS = ("scope", "key", "request_hash", "record_id", "created_at")
 
 
 async def by_id(session: AsyncSession, record_id: str) -> Record | None:
@@ -119,17 +125,45 @@ async def by_ids(session: AsyncSession, record_ids: set[str]) -> dict[str, Recor
 async def claims(
     session: AsyncSession, identities: list[Identity]
 ) -> dict[Identity, idempotency.Made]:
-    """The idempotency claims of these identities already made."""
+    """The idempotency claims of these identities already made.
+
+    On PostgreSQL the identities are two arrays joined to the table, which it answers with a
+    lookup of the primary key each: as a list of (scope, key) pairs, it planned one branch a
+    pair (200-280 ms for a batch of 1,000, an import's, under the log's lock), and as a list
+    of keys, once it took its generic plan, compared each of a scope's claims with every key
+    (0.4 s a batch at 20,000 claims, growing). SQLite reads row values from the primary key.
+    """
     if not identities:
         return {}
-    rows = await session.execute(
-        select(
-            IdempotencyKey.scope,
-            IdempotencyKey.key,
-            IdempotencyKey.request_hash,
-            IdempotencyKey.record_id,
-        ).where(tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(identities))
+    columns = (
+        IdempotencyKey.scope,
+        IdempotencyKey.key,
+        IdempotencyKey.request_hash,
+        IdempotencyKey.record_id,
     )
+    if session.get_bind().dialect.name == "postgresql":
+        scopes, keys = zip(*identities, strict=True)
+        wanted = (
+            func.unnest(
+                bindparam("scopes", list(scopes), type_=ARRAY(String)),
+                bindparam("keys", list(keys), type_=ARRAY(String)),
+            )
+            .table_valued("scope", "key")
+            .render_derived("wanted")
+        )
+        statement = (
+            select(*columns)
+            .select_from(wanted)
+            .join(
+                IdempotencyKey,
+                and_(IdempotencyKey.scope == wanted.c.scope, IdempotencyKey.key == wanted.c.key),
+            )
+        )
+    else:
+        statement = select(*columns).where(
+            tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(identities)
+        )
+    rows = await session.execute(statement)
     return {
         (scope, key): idempotency.Made(request_hash, record_id)
         for scope, key, request_hash, record_id in rows
@@ -137,17 +171,10 @@ async def claims(
 
 
 async def add_claims(session: AsyncSession, claims: list[tuple[idempotency.Claim, str]]) -> None:
-    """Keep new claims, each with the id of the record it created."""
-    if claims:
-        await session.execute(
-            insert(IdempotencyKey),
-            [
-                {
-                    "scope": claim.scope,
-                    "key": claim.key,
-                    "request_hash": claim.request_hash,
-                    "record_id": record_id,
-                }
-                for claim, record_id in claims
-            ],
-        )
+    """Keep new claims, each with the id of the record it created: as the records go in
+    (db/bulk.py), a batch's thousand claims in one COPY on PostgreSQL."""
+    now = clock.now()
+    rows = [
+        (claim.scope, claim.key, claim.request_hash, record_id, now) for claim, record_id in claims
+    ]
+    await bulk.insert_rows(session, IDEMPOTENCY_KEYS, _CLAIM_COLUMNS, rows)

@@ -18,8 +18,9 @@ from audittrail.deps import DatabaseDep, client_ip, get_settings
 from audittrail.log.signer import LogSigner
 from audittrail.records import query as q
 from audittrail.records.export import pack
-from audittrail.records.export.formats import EXTENSIONS, MEDIA_TYPES, Format
-from audittrail.records.export.service import Export, ExportRequest, export_request
+from audittrail.records.export.formats import MEDIA_TYPES, Format, attachment
+from audittrail.records.export.parameters import ExportOptions, export_options
+from audittrail.records.export.service import Export, ExportRequest
 from audittrail.records.export.snapshot import Snapshot, covering, pinned
 from audittrail.records.filters import Filters, record_filters
 from audittrail.records.query import MAX_SEQ
@@ -63,28 +64,9 @@ async def export_parameters(
     request: Request,
     principal: Exporter,
     filters: Annotated[Filters, Depends(record_filters)],
-    format: Annotated[Format, Query(description="ndjson, csv or pack (a zip).")] = Format.NDJSON,
-    sort_by: Annotated[q.SortField, Query()] = q.SortField.CREATED_AT,
-    sort_dir: Annotated[q.SortDir, Query()] = q.SortDir.DESC,
-    seq_from: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="seq at or above.")] = None,
-    seq_to: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="seq at or below.")] = None,
-    params_as_columns: Annotated[
-        bool,
-        Query(description="CSV: a column per param the application (by id or key) registers."),
-    ] = False,
-    bom: Annotated[bool, Query(description="CSV: start with a UTF-8 byte order mark.")] = False,
+    options: Annotated[ExportOptions, Depends(export_options)],
 ) -> ExportRequest:
-    query = filters.query(
-        principal.visibility, sort_by=sort_by, sort_dir=sort_dir, seq_from=seq_from, seq_to=seq_to
-    )
-    return export_request(
-        principal,
-        query,
-        format,
-        stated_filters(request),
-        params_as_columns=params_as_columns,
-        bom=bom,
-    )
+    return options.request(filters, principal.visibility, principal.actor, stated_filters(request))
 
 
 TreeSize = Annotated[
@@ -145,7 +127,7 @@ async def export(
             pass
         return PlainTextResponse(job.manifest(signer))
     headers = {
-        "Content-Disposition": f'attachment; filename="{_file_name(wanted, snapshot)}"',
+        "Content-Disposition": attachment(wanted.format, snapshot.tree_size),
         "Audittrail-Tree-Size": str(snapshot.tree_size),
     }
     if wanted.format is Format.PACK:
@@ -189,7 +171,3 @@ async def _pack_response(
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-
-
-def _file_name(wanted: ExportRequest, snapshot: Snapshot) -> str:
-    return f"audittrail-export-{snapshot.tree_size}.{EXTENSIONS[wanted.format]}"

@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 
 from audittrail import clock
-from audittrail.access import Principal
 from audittrail.applications import service as applications
 from audittrail.applications.service import ParamType
 from audittrail.db.engine import Database
@@ -40,7 +39,7 @@ class ExportRequest:
 
 
 def export_request(
-    principal: Principal,
+    exporter: str,
     query: q.RecordQuery,
     export_format: Format,
     filters: dict[str, Any],
@@ -62,7 +61,7 @@ def export_request(
     if export_format is Format.PACK:
         # A pack is in log order, whatever the list's sort: its proofs follow the log.
         query = replace(query, sort_by=q.SortField.CREATED_AT, sort_dir=q.SortDir.ASC)
-    return ExportRequest(query, export_format, filters, principal.actor, params_as_columns, bom)
+    return ExportRequest(query, export_format, filters, exporter, params_as_columns, bom)
 
 
 def _invalid(parameter: str, message: str) -> Unprocessable:
