@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, verify, seed, import, rollups."""
+"""The command line: serve, migrate, verify, seed, export, import, rollups."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 import httpx
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -35,6 +36,7 @@ from audittrail.integrity.verify import VerificationError
 from audittrail.log import rollups, sources
 from audittrail.log.signer import LogSigner
 from audittrail.records import imports
+from audittrail.records.export import written
 
 app = typer.Typer(help="audittrail: a self-hosted, verifiable audit trail.", no_args_is_help=True)
 
@@ -287,6 +289,59 @@ def seed_demo(
     typer.echo(
         f"seeded {seeded.records:,} records of {seeded.applications} applications, "
         f"{seeded.start:%Y-%m-%d %H:%M} to {seeded.end:%Y-%m-%d %H:%M} UTC (seed {chosen})"
+    )
+
+
+@app.command("export")
+def export_records(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the NDJSON or CSV export to this file (CSV: its manifest beside)."
+        ),
+    ] = None,
+    pack: Annotated[
+        Path | None, typer.Option(help="Write an evidence pack (a zip) to this file instead.")
+    ] = None,
+    export_format: Annotated[
+        str, typer.Option("--format", help="ndjson or csv, with --output.")
+    ] = "ndjson",
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="NAME=VALUE, repeatable: any parameter of GET /api/audit-trail/export (the "
+            "record list's filters, sort_by, sort_dir, seq_from, seq_to, params_as_columns, bom).",
+        ),
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option(help="From this database (default: AUDITTRAIL_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Export records (docs/export.md) from the database, in this process, as an admin sees them,
+    against a checkpoint of the log as it is now; recorded in the log as any export is."""
+    if (output is None) == (pack is None):
+        raise typer.BadParameter("give one of --output FILE and --pack FILE")
+    spelt: dict[str, list[str]] = {"format": ["pack" if pack is not None else export_format]}
+    for item in where or []:
+        name, equals, value = item.partition("=")
+        if not equals or not name or name == "format":
+            raise typer.BadParameter(f"--filter takes NAME=VALUE (not format): {item!r}")
+        spelt.setdefault(name, []).append(value)
+    settings = Settings()
+    if database is not None:
+        settings = settings.model_copy(update={"database_url": database})
+    path = pack if pack is not None else output
+    assert path is not None
+    try:
+        export = asyncio.run(written.export_file(settings, spelt, path))
+    except ValidationError as error:
+        _give_up(f"bad --filter: {error.errors()[0]['loc'][-1]}: {error.errors()[0]['msg']}")
+    except AppError as error:
+        _give_up(error.message)
+    typer.echo(
+        f"exported {export.records:,} records to {path}, taken against the checkpoint of tree "
+        f"size {export.snapshot.tree_size}"
     )
 
 

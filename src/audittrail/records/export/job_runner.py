@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import zipfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import orjson
 import structlog
 from sqlalchemy.exc import DBAPIError
 
@@ -27,12 +24,10 @@ from audittrail.db.engine import Database
 from audittrail.db.models import ExportJob
 from audittrail.errors import AppError
 from audittrail.ids import new_id
-from audittrail.integrity.pack import MANIFEST
 from audittrail.log.append import append
 from audittrail.log.signer import LogSigner
 from audittrail.records.export import job_repository as repo
-from audittrail.records.export import jobs, pack
-from audittrail.records.export.formats import Format
+from audittrail.records.export import jobs, written
 from audittrail.records.export.job_schemas import ExportStatus
 from audittrail.records.export.service import Export
 
@@ -130,7 +125,9 @@ class ExportRunner:
             export = await jobs.export_of(self.database, job)
             self.directory.mkdir(parents=True, exist_ok=True)
             async with self._reporting(job, token, export):
-                manifest = await self._write(export, files.partial(token))
+                manifest = await written.write(
+                    export, self.database, self.signer, files.partial(token)
+                )
             await self._finish(job, token, export, files, manifest)
         except asyncio.CancelledError:  # the process stops: the next one runs the job
             await self._release(job, token, files)
@@ -177,22 +174,6 @@ class ExportRunner:
                 continue
             if not held:
                 return
-
-    async def _write(self, export: Export, path: Path) -> str:
-        """Write the export's file; its signed manifest."""
-        if export.request.format is Format.PACK:
-            await pack.write(export, self.database, self.signer, path)
-            with zipfile.ZipFile(path) as written:
-                return written.read(MANIFEST).decode()
-        with path.open("wb") as out:
-            async for chunk in export.data(self.database):
-                out.write(chunk)
-            if export.request.format is Format.CSV:
-                return export.manifest(self.signer)
-            line = export.manifest_line(self.signer)
-            out.write(line)
-        manifest: str = orjson.loads(line)["manifest"]
-        return manifest
 
     async def _finish(
         self, job: ExportJob, token: str, export: Export, files: jobs.Files, manifest: str

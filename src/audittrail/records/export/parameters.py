@@ -123,3 +123,37 @@ def parsed_again(
     filters: Filters = _FILTERS.parse(spelt)
     options: ExportOptions = _OPTIONS.parse(spelt)
     return options.request(filters, visibility, exporter, stated)
+
+
+# The query parameters a manifest states (the rest shape the bytes, not which records).
+STATED = (
+    "search",
+    "event_types",
+    "categories",
+    "actors",
+    "severities",
+    "entity_type",
+    "entity_id",
+    "date_from",
+    "date_to",
+    "application_id",
+    "application_key",
+    "registered_params_only",
+    "param_filters",
+    "metadata",
+    "seq_from",
+    "seq_to",
+    "sort_by",
+    "sort_dir",
+)
+
+
+def stated(spelt: dict[str, list[str]]) -> dict[str, Any]:
+    """The filters and sort as they were given (a repeated one as a list): what a manifest and
+    the export's record say was asked."""
+    found: dict[str, Any] = {}
+    for name in STATED:
+        values = spelt.get(name)
+        if values:
+            found[name] = values if name == "metadata" or len(values) > 1 else values[0]
+    return found

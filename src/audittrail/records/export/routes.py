@@ -17,7 +17,7 @@ from audittrail.access import Exporter
 from audittrail.deps import DatabaseDep, client_ip, get_settings
 from audittrail.log.signer import LogSigner
 from audittrail.records import query as q
-from audittrail.records.export import pack
+from audittrail.records.export import pack, parameters
 from audittrail.records.export.formats import MEDIA_TYPES, Format, attachment
 from audittrail.records.export.parameters import ExportOptions, export_options
 from audittrail.records.export.service import Export, ExportRequest
@@ -27,38 +27,6 @@ from audittrail.records.query import MAX_SEQ
 
 router = APIRouter(prefix="/api/audit-trail", tags=["export"])
 
-# The query parameters a manifest states (the rest shape the bytes, not which records).
-STATED = (
-    "search",
-    "event_types",
-    "categories",
-    "actors",
-    "severities",
-    "entity_type",
-    "entity_id",
-    "date_from",
-    "date_to",
-    "application_id",
-    "application_key",
-    "registered_params_only",
-    "param_filters",
-    "metadata",
-    "seq_from",
-    "seq_to",
-    "sort_by",
-    "sort_dir",
-)
-
-
-def stated_filters(request: Request) -> dict[str, Any]:
-    """The filters and sort as the request gave them (a repeated one as a list)."""
-    stated: dict[str, Any] = {}
-    for name in STATED:
-        values = request.query_params.getlist(name)
-        if values:
-            stated[name] = values if name == "metadata" or len(values) > 1 else values[0]
-    return stated
-
 
 async def export_parameters(
     request: Request,
@@ -66,7 +34,8 @@ async def export_parameters(
     filters: Annotated[Filters, Depends(record_filters)],
     options: Annotated[ExportOptions, Depends(export_options)],
 ) -> ExportRequest:
-    return options.request(filters, principal.visibility, principal.actor, stated_filters(request))
+    stated = parameters.stated(parameters.given(request))
+    return options.request(filters, principal.visibility, principal.actor, stated)
 
 
 TreeSize = Annotated[
