@@ -232,7 +232,7 @@ async def test_the_csv_manifest_is_fetched_beside_it_and_fails_on_one_changed_by
     await checkpoint_now(app)
     response = await export(client, format="csv", bom="true", application_key="shop")
     link = response.headers["link"]
-    assert link.endswith('>; rel="describedby"')
+    assert link.startswith(f"<{EXPORT}?") and link.endswith('>; rel="describedby"')
     url = link[1 : link.index(">")]
     await post_record(client, summary="after the export")  # the pinned manifest ignores it
     await checkpoint_now(app)

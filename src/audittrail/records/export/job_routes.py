@@ -87,7 +87,7 @@ async def download_export_job(
     headers = {
         "Content-Disposition": attachment(Format(job.format), job.tree_size),
         "Audittrail-Tree-Size": str(job.tree_size),
-        "Link": f'<{manifest}>; rel="describedby"',
+        "Link": f'<{manifest.path}>; rel="describedby"',
     }
     return FileResponse(files.data, media_type=MEDIA_TYPES[Format(job.format)], headers=headers)
 

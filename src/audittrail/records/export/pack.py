@@ -8,6 +8,7 @@ when it would hold a masked record), record by record: memory stays flat whateve
 from __future__ import annotations
 
 import base64
+import time
 import zipfile
 from array import array
 from collections.abc import Iterator
@@ -42,6 +43,14 @@ PER_RECORD = "proofs.ndjson     an RFC 9162 inclusion proof of every record in t
 RANGED = "range-proof.json  the proof that the records are every leaf of seqs {start} to {last}"
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    """A member written as a stream, dated now as writestr dates the others (zipfile would
+    date it 1980)."""
+    member = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    member.compress_type = zipfile.ZIP_DEFLATED
+    return member
+
+
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
@@ -50,7 +59,7 @@ async def write(export: Export, database: Database, signer: LogSigner, path: Pat
     """Write the pack to `path`; 403 SENSITIVE_PARAM (and no file) if a record would be masked."""
     seqs = array("q")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as pack:
-        with pack.open("records.ndjson", "w") as out:
+        with pack.open(_member("records.ndjson"), "w") as out:
             async for page in export.rows(database):
                 if export.masked:
                     raise Forbidden(
@@ -65,10 +74,10 @@ async def write(export: Export, database: Database, signer: LogSigner, path: Pat
                 seqs.extend(row["seq"] for row in page)
         span = export.range()
         if span is None:
-            with pack.open("proofs.ndjson", "w") as out:
+            with pack.open(_member("proofs.ndjson"), "w") as out:
                 await _write_proofs(out, database, seqs, export.snapshot.tree_size)
         else:
-            with pack.open("range-proof.json", "w") as out:
+            with pack.open(_member("range-proof.json"), "w") as out:
                 await _write_range_proof(out, database, span, export.snapshot.tree_size)
         pack.writestr("checkpoint.txt", export.snapshot.note)
         pack.writestr("verifier-key.txt", signer.verifier_key + "\n")

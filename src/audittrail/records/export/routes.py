@@ -102,8 +102,9 @@ async def export(
     if wanted.format is Format.PACK:
         return await _pack_response(request, job, headers, ip)
     if wanted.format is Format.CSV:
-        pinned_url = request.url.include_query_params(tree_size=snapshot.tree_size, manifest="true")
-        headers["Link"] = f'<{pinned_url}>; rel="describedby"'
+        # Relative (RFC 8288 resolves it against the request's URL): right behind a proxy too.
+        pinned = request.url.include_query_params(tree_size=snapshot.tree_size, manifest="true")
+        headers["Link"] = f'<{pinned.path}?{pinned.query}>; rel="describedby"'
 
     async def body() -> AsyncIterator[bytes]:
         async for chunk in job.data(database):
