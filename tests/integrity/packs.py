@@ -91,7 +91,7 @@ class Log:
         manifest = Manifest(
             origin=ORIGIN,
             format="pack",
-            filters={"seq_from": 0} if seq_range else {"actors": ["user:alice@example.com"]},
+            filters={"seq_from": "0"} if seq_range else {"actors": ["user:alice@example.com"]},
             records=len(seqs),
             first_seq=min(seqs, default=None),
             last_seq=max(seqs, default=None),

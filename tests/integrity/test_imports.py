@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-SERVER_ONLY = ("fastapi", "starlette", "sqlalchemy", "pydantic", "rfc8785")
+SERVER_ONLY = ("fastapi", "starlette", "sqlalchemy", "pydantic", "rfc8785", "orjson")
 
 CHECK = f"""
 import sys
 import audittrail.integrity.verify
+import audittrail.integrity.pack
 loaded = sorted(
     name for name in sys.modules
     if name.split(".")[0] in {SERVER_ONLY!r} or name == "audittrail.integrity.canonical"
@@ -19,7 +20,7 @@ print(" ".join(loaded))
 """
 
 
-def test_verify_imports_only_the_standard_library_and_cryptography() -> None:
+def test_verify_and_the_pack_checker_import_only_the_standard_library_and_cryptography() -> None:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     result = subprocess.run(
         [sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, check=False

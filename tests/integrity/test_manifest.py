@@ -24,7 +24,7 @@ ROOT = bytes(range(32))
 MANIFEST = Manifest(
     origin="audittrail.example/log",
     format="ndjson",
-    filters={"sort_by": "created_at", "actors": ["user:alice@example.com"], "seq_from": 3},
+    filters={"sort_by": "created_at", "actors": ["user:alice@example.com"], "seq_from": "3"},
     records=2,
     first_seq=3,
     last_seq=7,
@@ -39,7 +39,7 @@ BODY = (
     "audittrail export manifest v1\n"
     "origin audittrail.example/log\n"
     "format ndjson\n"
-    'filters {"actors":["user:alice@example.com"],"seq_from":3,"sort_by":"created_at"}\n'
+    'filters {"actors":["user:alice@example.com"],"seq_from":"3","sort_by":"created_at"}\n'
     "records 2\n"
     "first_seq 3\n"
     "last_seq 7\n"
@@ -110,12 +110,13 @@ def replaced(line: str, by: str) -> str:
         (replaced("range -", "range 3 9"), "holds every seq in it"),
         (
             BODY.replace(
-                '"actors":["user:alice@example.com"],"seq_from":3',
-                '"seq_from":3,"actors":["user:alice@example.com"]',
+                '"actors":["user:alice@example.com"],"seq_from":"3"',
+                '"seq_from":"3","actors":["user:alice@example.com"]',
             ),
             "filters is not in its canonical form",
         ),
-        (BODY.replace('"seq_from":3', '"seq_from": 3'), "filters is not in its canonical form"),
+        (BODY.replace('"seq_from":"3"', '"seq_from": "3"'), "filters is not in its canonical form"),
+        (BODY.replace('"seq_from":"3"', '"seq_from":3'), "filters are text"),
         (BODY.replace('filters {"actors"', 'filters ["actors"'), "filters is not JSON"),
         (replaced("records 2", "records 2 "), "records is not a number"),
         (BODY.replace('exported_by "user', "exported_by user"), "exported_by is not JSON"),
@@ -142,7 +143,9 @@ def test_anything_but_the_one_text_is_refused(body: str, error: str) -> None:
         ({"data_sha256": "AB" * 32}, "64 lowercase hex"),
         ({"exported_at": "2025-01-02T03:04:05+00:00"}, "microseconds and a Z"),
         ({"range": (3, 11)}, "not within a tree of size 10"),
-        ({"filters": {"bad": float("nan")}}, "not representable"),
+        ({"filters": {"bad": float("nan")}}, "filters are text"),
+        ({"filters": {"seq_from": 3}}, "filters are text"),
+        ({"filters": {"\U0001f600": "a key past U+FFFF"}}, "filters are text"),
     ],
 )
 def test_a_manifest_that_would_not_read_back_is_not_written(

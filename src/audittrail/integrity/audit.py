@@ -11,12 +11,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from itertools import pairwise
 from typing import Any, cast
 
 from audittrail.integrity import canonical
 from audittrail.integrity.hashing import leaf_hash
+from audittrail.integrity.problems import EXACT, Kind, Problem
 from audittrail.integrity.tree import Frontier
 from audittrail.integrity.verify import (
     Checkpoint,
@@ -24,31 +24,6 @@ from audittrail.integrity.verify import (
     verify_checkpoint,
     verify_consistency,
 )
-
-
-class Kind(StrEnum):
-    CHANGED = "changed content"
-    MISSING = "missing record"
-    EXTRA = "extra record"
-    REORDERED = "reordered records"
-    ROOT_MISMATCH = "root mismatch"
-    BAD_SIGNATURE = "bad signature"
-    INCONSISTENT = "inconsistent checkpoints"
-    MANIFEST_MISMATCH = "manifest mismatch"
-
-
-EXACT = {Kind.CHANGED, Kind.MISSING, Kind.EXTRA, Kind.REORDERED}
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: Kind
-    seq: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"seq {self.seq}" if self.seq is not None else "log"
-        return f"{where}: {self.kind.value}: {self.message}"
 
 
 def verified_checkpoints(

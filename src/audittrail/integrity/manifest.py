@@ -6,14 +6,12 @@ origin and its second no tree size, so it never reads as a checkpoint.
 """
 
 import base64
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
-from audittrail.integrity.canonical import canonical_json
 from audittrail.integrity.hashing import HASH_SIZE
 from audittrail.integrity.verify import VerificationError, VerifierKey, decode_hash, verify_note
 
@@ -104,7 +102,7 @@ def _lines(manifest: Manifest) -> list[str]:
     values = (
         manifest.origin,
         manifest.format,
-        canonical_json(manifest.filters).decode(),
+        _canonical(manifest.filters),
         str(manifest.records),
         _optional(manifest.first_seq),
         _optional(manifest.last_seq),
@@ -113,9 +111,16 @@ def _lines(manifest: Manifest) -> list[str]:
         base64.b64encode(manifest.root_hash).decode("ascii"),
         manifest.data_sha256,
         manifest.exported_at,
-        canonical_json(manifest.exported_by).decode(),
+        _canonical(manifest.exported_by),
     )
     return [HEADER, *(f"{name} {value}" for name, value in zip(_NAMES, values, strict=True))]
+
+
+def _canonical(value: Any) -> str:
+    """RFC 8785 JSON of what a manifest holds: text, lists of text and objects of them, with
+    BMP keys (`_check`), for which the standard library's sorted, compact JSON is the same
+    text: the pack checker needs no more than the standard library and `cryptography`."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _optional(number: int | None) -> str:
@@ -147,8 +152,8 @@ def _parsed(values: dict[str, str]) -> Manifest:
 
 def _json(name: str, text: str) -> Any:
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return json.loads(text)
+    except ValueError:
         raise VerificationError(f"manifest {name} is not JSON: {text!r}") from None
 
 
@@ -175,6 +180,8 @@ def _check(manifest: Manifest) -> None:
     """ValueError for what the text cannot carry, or what the manifest states against itself."""
     if not manifest.origin or _CONTROL_CHARACTER.search(manifest.origin):
         raise ValueError(f"an origin is one non-empty line, got {manifest.origin!r}")
+    if not _texts(manifest.filters):
+        raise ValueError(f"filters are text, or lists of text, by name: {manifest.filters!r}")
     if manifest.format not in FORMATS:
         raise ValueError(f"format is one of {', '.join(FORMATS)}, got {manifest.format!r}")
     _check_seqs(manifest)
@@ -191,6 +198,20 @@ def _check(manifest: Manifest) -> None:
         datetime.fromisoformat(manifest.exported_at)
     except ValueError:
         raise ValueError(f"exported_at is no real time: {manifest.exported_at!r}") from None
+
+
+def _texts(filters: Any) -> bool:
+    """Query parameters as given: names (BMP only: RFC 8785 sorts keys by UTF-16 units, Python
+    by code points, and they agree below U+10000) with text, or lists of text."""
+    return isinstance(filters, dict) and all(
+        isinstance(name, str)
+        and all(ord(character) <= 0xFFFF for character in name)
+        and (
+            isinstance(value, str)
+            or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+        )
+        for name, value in filters.items()
+    )
 
 
 def _check_seqs(manifest: Manifest) -> None:

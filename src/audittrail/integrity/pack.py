@@ -7,6 +7,7 @@ but what the verifier key signed: the proofs only have to lead to the signed roo
 
 import base64
 import hashlib
+import json
 import os
 import zipfile
 import zlib
@@ -14,11 +15,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import IO, Any, TypeVar
 
-import orjson
-
-from audittrail.integrity.audit import Kind, Problem
 from audittrail.integrity.hashing import leaf_hash
 from audittrail.integrity.manifest import Manifest, verify_manifest
+from audittrail.integrity.problems import Kind, Problem
 from audittrail.integrity.verify import (
     Checkpoint,
     InclusionVerifier,
@@ -182,8 +181,8 @@ def _record_lines(data: bytes, report: PackReport) -> list[_Line]:
 
 def _seq(line: bytes) -> int | None:
     try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        record = json.loads(line)
+    except ValueError:  # json.JSONDecodeError, or bytes that are not UTF-8
         return None
     seq = record.get("seq") if isinstance(record, dict) else None
     return seq if type(seq) is int else None  # bool is an int to Python: not a seq
@@ -338,8 +337,8 @@ def _check_range(
 
 def _json(where: str, text: bytes) -> Any:
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return json.loads(text)
+    except ValueError:  # json.JSONDecodeError, or bytes that are not UTF-8
         raise VerificationError(f"{where} is not JSON") from None
 
 
