@@ -93,6 +93,8 @@ async def test_a_pack_from_the_command_line_verifies(
         (["--filter", "seq_from=many"], "bad --filter: seq_from:"),
         (["--filter", "severities=loud"], "'loud' is not one of"),
         (["--filter", "nothing"], "--filter takes NAME=VALUE"),
+        (["--filter", "aplication_key=shop"], "No export takes aplication_key."),
+        (["--filter", "tree_size=999"], "No signed checkpoint of tree size 999"),
     ],
 )
 async def test_bad_filters_export_nothing(

@@ -408,3 +408,19 @@ async def test_a_sensitive_filter_or_a_masked_pack_is_refused_to_a_non_admin(
         response = await auditor.get(EXPORT, params={"format": "pack", "event_types": "loose.end"})
         assert response.status_code == 200, response.text
     assert [r["params"]["format"] for r in await export_records(client)] == ["pack"]
+
+
+async def test_a_parameter_given_twice_is_stated_as_it_was_applied(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await post_record(client, event_type="keep.this")
+    await post_record(client, event_type="other.thing")
+    await checkpoint_now(app)
+    response = await client.get(
+        EXPORT, params=[("event_types", "keep.this"), ("event_types", "other.thing")]
+    )
+    assert response.status_code == 200, response.text
+    exported = read_ndjson(app, response.content)
+    # The last value is the one applied, as everywhere in the API; the manifest says so.
+    assert [r["event_type"] for r in exported.records] == ["other.thing"]
+    assert exported.manifest.filters == {"event_types": "other.thing"}

@@ -20,6 +20,7 @@ from tests.conftest import ADMIN_KEY
 from tests.crash.support import Server
 
 RECORDS = 100_000
+RECORDS_PATH = "/api/audit-trail/records"
 BATCH = 1000
 MAX_GROWTH_BYTES = 50 * 1024 * 1024
 
@@ -44,8 +45,8 @@ class PeakSampler(threading.Thread):
             time.sleep(0.02)
 
 
-def post_records(client: httpx.Client) -> None:
-    for start in range(0, RECORDS, BATCH):
+def post_records(client: httpx.Client, count: int = RECORDS) -> None:
+    for start in range(0, count, BATCH):
         lines = (
             orjson.dumps(
                 {
@@ -105,3 +106,25 @@ def test_server_memory_stays_flat_while_it_streams_100000_records(server: Server
     growth = sampler.peak - baseline
     print(f"export of {lines} records: the server grew by {growth / 2**20:.1f} MiB")
     assert growth < MAX_GROWTH_BYTES, f"grew by {growth / 2**20:.1f} MiB"
+
+
+def test_an_export_its_client_leaves_half_way_is_recorded_as_such(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
+        post_records(client, 20_000)
+        with client.stream("GET", "/api/audit-trail/export", params={"format": "csv"}) as response:
+            assert response.status_code == 200
+            next(response.iter_bytes())  # the first chunk, then the client goes away
+        deadline = time.monotonic() + 10
+        while True:
+            listed = client.get(
+                "/api/audit-trail/records", params={"event_types": "export.created"}
+            )
+            records = listed.json()["records"]
+            if records or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    [record] = records
+    assert record["params"]["complete"] is False
+    assert record["params"]["records"] < 20_000
+    assert record["summary"].startswith("Export as csv stopped after ")

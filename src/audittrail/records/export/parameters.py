@@ -125,35 +125,24 @@ def parsed_again(
     return options.request(filters, visibility, exporter, stated)
 
 
-# The query parameters a manifest states (the rest shape the bytes, not which records).
-STATED = (
-    "search",
-    "event_types",
-    "categories",
-    "actors",
-    "severities",
-    "entity_type",
-    "entity_id",
-    "date_from",
-    "date_to",
-    "application_id",
-    "application_key",
-    "registered_params_only",
-    "param_filters",
-    "metadata",
-    "seq_from",
-    "seq_to",
-    "sort_by",
-    "sort_dir",
-)
+# The parameters that choose the records and their order, which a manifest states (the format
+# and CSV's options shape only the bytes).
+STATED = (*_FILTERS.names, "seq_from", "seq_to", "sort_by", "sort_dir")
 
 
 def stated(spelt: dict[str, list[str]]) -> dict[str, Any]:
-    """The filters and sort as they were given (a repeated one as a list): what a manifest and
-    the export's record say was asked."""
+    """The filters and sort that were applied, as given: every value of a parameter that takes
+    several (metadata), the last of one that takes one, as the parsing takes it."""
     found: dict[str, Any] = {}
     for name in STATED:
         values = spelt.get(name)
         if values:
-            found[name] = values if name == "metadata" or len(values) > 1 else values[0]
+            found[name] = values if name in _FILTERS.lists else values[-1]
     return found
+
+
+def unknown(spelt: dict[str, list[str]]) -> list[str]:
+    """The names no export parameter has (the command line's --filter: a typo must not export
+    the whole log)."""
+    known = {*_FILTERS.names, *_OPTIONS.names}
+    return sorted(name for name in spelt if name not in known)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -86,38 +87,45 @@ async def export(
     ] = False,
 ) -> Any:
     signer: LogSigner = request.app.state.signer
-    job = Export(wanted, snapshot)
-    await job.start(database)
+    export = Export(wanted, snapshot)
+    await export.start(database)
     ip = await client_ip(request)
     if manifest:
         if wanted.format is not Format.CSV:
             raise q.invalid("manifest", "applies to format=csv: NDJSON and packs carry theirs.")
-        async for _ in job.data(database):
+        async for _ in export.data(database):
             pass
-        return PlainTextResponse(job.manifest(signer))
+        return PlainTextResponse(export.manifest(signer))
     headers = {
         "Content-Disposition": attachment(wanted.format, snapshot.tree_size),
         "Audittrail-Tree-Size": str(snapshot.tree_size),
     }
     if wanted.format is Format.PACK:
-        return await _pack_response(request, job, headers, ip)
+        return await _pack_response(request, export, headers, ip)
     if wanted.format is Format.CSV:
         # Relative (RFC 8288 resolves it against the request's URL): right behind a proxy too.
         pinned = request.url.include_query_params(tree_size=snapshot.tree_size, manifest="true")
         headers["Link"] = f'<{pinned.path}?{pinned.query}>; rel="describedby"'
 
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in job.data(database):
-            yield chunk
-        await request.app.state.writer.submit([job.record(ip)])
+        complete = False
+        try:
+            async for chunk in export.data(database):
+                yield chunk
+            complete = True
+        finally:
+            # Recorded however it ends: a client that reads what it wants and goes away is
+            # recorded too. Shielded: the cancelled response must not take the record with it.
+            record = export.record(ip, complete=complete)
+            await asyncio.shield(request.app.state.writer.submit([record]))
         if wanted.format is Format.NDJSON:
-            yield job.manifest_line(signer)
+            yield export.manifest_line(signer)
 
     return StreamingResponse(body(), media_type=MEDIA_TYPES[wanted.format], headers=headers)
 
 
 async def _pack_response(
-    request: Request, job: Export, headers: dict[str, str], ip: str | None
+    request: Request, export: Export, headers: dict[str, str], ip: str | None
 ) -> FileResponse:
     directory = get_settings(request).export_directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -125,8 +133,8 @@ async def _pack_response(
     os.close(descriptor)
     path = Path(name)
     try:
-        await pack.write(job, request.app.state.database, request.app.state.signer, path)
-        await request.app.state.writer.submit([job.record(ip)])
+        await pack.write(export, request.app.state.database, request.app.state.signer, path)
+        await request.app.state.writer.submit([export.record(ip)])
     except BaseException:
         _remove(path)
         raise

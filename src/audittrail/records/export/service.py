@@ -14,7 +14,6 @@ from audittrail import clock
 from audittrail.applications import service as applications
 from audittrail.applications.service import ParamType
 from audittrail.db.engine import Database
-from audittrail.errors import FieldProblem, Unprocessable
 from audittrail.integrity.canonical import leaf_time
 from audittrail.integrity.manifest import Manifest, manifest_body
 from audittrail.log import system
@@ -49,24 +48,19 @@ def export_request(
 ) -> ExportRequest:
     """The request, checked: options of one format only with that format."""
     if params_as_columns and export_format is not Format.CSV:
-        raise _invalid("params_as_columns", "applies to format=csv only.")
+        raise q.invalid("params_as_columns", "applies to format=csv only.")
     if bom and export_format is not Format.CSV:
-        raise _invalid("bom", "applies to format=csv only.")
+        raise q.invalid("bom", "applies to format=csv only.")
     if query.registered_params_only and export_format is Format.PACK:
-        raise _invalid(
+        raise q.invalid(
             "registered_params_only", "does not apply to packs: they hold records' exact bytes."
         )
     if params_as_columns and not (query.application_id or query.application_key):
-        raise _invalid("params_as_columns", "needs application_id or application_key.")
+        raise q.invalid("params_as_columns", "needs application_id or application_key.")
     if export_format is Format.PACK:
         # A pack is in log order, whatever the list's sort: its proofs follow the log.
         query = replace(query, sort_by=q.SortField.CREATED_AT, sort_dir=q.SortDir.ASC)
     return ExportRequest(query, export_format, filters, exporter, params_as_columns, bom)
-
-
-def _invalid(parameter: str, message: str) -> Unprocessable:
-    problem = FieldProblem(f"query.{parameter}", "INVALID_QUERY_PARAMETER", message)
-    return Unprocessable(f"Invalid query parameter {parameter}: {message}", details=[problem])
 
 
 @dataclass
@@ -184,21 +178,31 @@ class Export:
         line = {"checkpoint": self.snapshot.note, "manifest": self.manifest(signer)}
         return orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n"
 
-    def record(self, ip: str | None, *, job_id: str | None = None) -> NewRecord:
-        """The system record of this export: who took what, against which checkpoint."""
+    def record(
+        self, ip: str | None, *, job_id: str | None = None, complete: bool = True
+    ) -> NewRecord:
+        """The system record of this export: who took what, against which checkpoint; one
+        `complete=False` stopped (its client went away) after `records` were read."""
         request = self.request
         params: dict[str, Any] = {
             "format": request.format.value,
             "filters": request.filters,
             "records": self.records,
+            "complete": complete,
             "tree_size": self.snapshot.tree_size,
             "data_sha256": self.digest.hexdigest(),
         }
         if job_id is not None:
             params["job_id"] = job_id
+        summary = f"Exported {self.records} records as {request.format.value}"
+        if not complete:
+            summary = (
+                f"Export as {request.format.value} stopped after {self.records} records: "
+                "its client went away"
+            )
         return system.new(
             event_type="export.created",
-            summary=f"Exported {self.records} records as {request.format.value}",
+            summary=summary,
             actor=request.exporter,
             entity_type="export",
             entity_id=job_id,

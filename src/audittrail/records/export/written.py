@@ -11,6 +11,7 @@ import orjson
 from audittrail.access import Visibility
 from audittrail.config import Settings
 from audittrail.db.engine import Database
+from audittrail.errors import Unprocessable
 from audittrail.integrity.pack import MANIFEST
 from audittrail.log import checkpointer
 from audittrail.log.append import append
@@ -18,7 +19,8 @@ from audittrail.log.signer import LogSigner
 from audittrail.records.export import pack, parameters
 from audittrail.records.export.formats import Format
 from audittrail.records.export.service import Export
-from audittrail.records.export.snapshot import covering
+from audittrail.records.export.snapshot import covering, pinned
+from audittrail.records.query import MAX_SEQ
 
 # Who the command's exports are recorded as: whoever runs it holds the database's credentials.
 COMMAND_LINE = "system:command-line"
@@ -43,16 +45,25 @@ async def write(export: Export, database: Database, signer: LogSigner, path: Pat
 
 async def export_file(settings: Settings, spelt: dict[str, list[str]], path: Path) -> Export:
     """Export from the database to a file, as an admin sees the records, against a checkpoint
-    of the log as it is now (signed here if the server has not yet: none may be running), and
-    record it. The manifest of a CSV file is written beside it, as <file>.manifest.txt."""
+    of the log as it is now (signed here if the server has not yet: none may be running), or
+    the one of `tree_size`, and record it. The manifest of a CSV file is written beside it, as
+    <file>.manifest.txt. 422 for a parameter no export takes."""
+    pinned_size = spelt.pop("tree_size", [None])[-1]
+    strange = parameters.unknown(spelt)
+    if strange:
+        raise Unprocessable(f"No export takes {', '.join(strange)}.", code="UNKNOWN_PARAMETER")
     wanted = parameters.parsed_again(
         spelt, Visibility(None, sees_sensitive=True), COMMAND_LINE, parameters.stated(spelt)
     )
+    signer = LogSigner.load(settings.log_origin, settings.log_key_file)
     database = Database.connect(settings.database_url, pool_size=2)
     try:
-        signer = LogSigner.load(settings.log_origin, settings.log_key_file)
-        await checkpointer.checkpoint_head(database, signer)
-        export = Export(wanted, await covering(database, settings.checkpoint_interval))
+        if pinned_size is not None:
+            snapshot = await pinned(database, _size(pinned_size))
+        else:
+            await checkpointer.checkpoint_head(database, signer)
+            snapshot = await covering(database, settings.checkpoint_interval)
+        export = Export(wanted, snapshot)
         await export.start(database)
         manifest = await write(export, database, signer, path)
         if wanted.format is Format.CSV:
@@ -62,3 +73,9 @@ async def export_file(settings: Settings, spelt: dict[str, list[str]], path: Pat
         return export
     finally:
         await database.dispose()
+
+
+def _size(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_SEQ:
+        raise Unprocessable(f"tree_size {text!r} is not a tree size.", code="INVALID_TREE_SIZE")
+    return int(text)
