@@ -26,7 +26,7 @@ from audittrail.config import Settings
 from audittrail.db.models import ExportJob
 from audittrail.integrity.manifest import verify_manifest
 from audittrail.integrity.pack import verify_pack
-from audittrail.records.export import job_runner, parameters, reader
+from audittrail.records.export import job_runner, jobs, parameters, reader
 from tests.auth.conftest import MovableClock, moved_clock  # noqa: F401  (a fixture)
 from tests.conftest import ADMIN_KEY, make_client
 from tests.export.support import EXPORT, checkpoint_now, export, read_ndjson
@@ -542,3 +542,26 @@ def test_a_job_stores_every_parameter_its_export_reads() -> None:
     read = {param["name"] for param in operation["parameters"] if param["in"] == "query"}
     every = Request({"type": "http", "query_string": urlencode([(n, "x") for n in read]).encode()})
     assert set(parameters.given(every)) == read - {"tree_size"}
+
+
+async def test_one_owner_has_at_most_four_jobs_waiting(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await app.state.export_runner.stop()
+    for _ in range(jobs.MAX_UNFINISHED):
+        await start_job(client)
+    response = await client.post(EXPORTS)
+    assert response.status_code == 429, response.text
+    assert response.headers["retry-after"] == str(jobs.RETRY_AFTER_SECONDS)
+    assert response.json() == {
+        "error": {
+            "code": "EXPORT_JOBS_BUSY",
+            "message": "4 of your export jobs are queued or running: wait for one to finish.",
+        }
+    }
+    listed = (await client.get(EXPORTS)).json()
+    assert listed["total"] == jobs.MAX_UNFINISHED  # the refused one is not stored
+    app.state.export_runner.start()
+    for job in listed["exports"]:
+        await finished(client, job["id"])
+    assert (await client.post(EXPORTS)).status_code == 202

@@ -54,7 +54,9 @@ def post_records(client: httpx.Client, count: int = RECORDS) -> None:
                     "summary": f"Record {number} of the memory test, with some words in it",
                     "entity_type": "item",
                     "entity_id": f"item-{number}",
-                    "params": {"n": number, "text": "x" * 100},
+                    # About 1 KB a line: 100 MB of NDJSON, which a server that held the
+                    # answer in memory could not send within the bound.
+                    "params": {"n": number, "text": "x" * 700},
                     "metadata": {"batch": start // BATCH},
                 }
             )

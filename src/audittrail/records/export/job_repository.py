@@ -34,6 +34,20 @@ async def by_id(session: AsyncSession, job_id: str) -> ExportJob | None:
     return await session.get(ExportJob, job_id)
 
 
+async def unfinished(session: AsyncSession, owner: str) -> int:
+    """How many of the owner's jobs are queued or running."""
+    return (
+        await session.execute(
+            select(func.count())
+            .select_from(ExportJob)
+            .where(
+                ExportJob.owner == owner,
+                ExportJob.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)),
+            )
+        )
+    ).scalar_one()
+
+
 async def page(
     session: AsyncSession, owner: str | None, *, offset: int, limit: int
 ) -> tuple[list[ExportJob], int]:

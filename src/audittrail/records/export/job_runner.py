@@ -27,7 +27,7 @@ from audittrail.ids import new_id
 from audittrail.log.append import append
 from audittrail.log.signer import LogSigner
 from audittrail.records.export import job_repository as repo
-from audittrail.records.export import jobs, written
+from audittrail.records.export import jobs, pack, written
 from audittrail.records.export.job_schemas import ExportStatus
 from audittrail.records.export.service import Export
 
@@ -88,7 +88,8 @@ class ExportRunner:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
     async def sweep(self) -> None:
-        """Queue again the jobs whose process died; remove the files of expired ones."""
+        """Queue again the jobs whose process died; remove the files of expired ones, and the
+        direct packs a process died before it sent them."""
         now = clock.now()
         async with self.database.read_session() as session:
             stale = await repo.stale(session, now - timedelta(seconds=LEASE_SECONDS))
@@ -99,6 +100,7 @@ class ExportRunner:
                 if await repo.requeue(session, job.id, job.runner):
                     jobs.Files.of(self.directory, job).discard(job.runner)
                     log.warning("export job queued again: its process stopped", job_id=job.id)
+        pack.remove_abandoned(self.directory)
         for job in expiring:
             jobs.Files.of(self.directory, job).remove()
             async with self.database.write_session() as session:

@@ -13,7 +13,7 @@ from audittrail import clock
 from audittrail.access import Principal, Visibility
 from audittrail.db.engine import Database
 from audittrail.db.models import ExportJob
-from audittrail.errors import Conflict, Gone, NotFound
+from audittrail.errors import Conflict, Gone, NotFound, TooManyRequests
 from audittrail.ids import new_id
 from audittrail.records.export import job_repository as repo
 from audittrail.records.export import parameters, reader
@@ -24,6 +24,8 @@ from audittrail.records.export.snapshot import Snapshot, pinned
 
 # How long a client polling a job not yet done is asked to wait.
 RETRY_AFTER_SECONDS = 2
+# Queued or running at once, per owner: one owner cannot fill the queue and the disk.
+MAX_UNFINISHED = 4
 
 
 async def create(
@@ -38,6 +40,13 @@ async def create(
     query = Export(wanted, snapshot).query
     types = await reader.filter_types(database, query)
     async with database.read_session() as session:
+        if await repo.unfinished(session, wanted.exporter) >= MAX_UNFINISHED:
+            raise TooManyRequests(
+                f"{MAX_UNFINISHED} of your export jobs are queued or running: wait for one to "
+                "finish.",
+                retry_after=RETRY_AFTER_SECONDS,
+                code="EXPORT_JOBS_BUSY",
+            )
         total = await repo.matching(session, query, types)
     visibility = query.visibility
     job_id = new_id()

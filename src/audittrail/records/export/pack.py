@@ -8,6 +8,9 @@ when it would hold a masked record), record by record: memory stays flat whateve
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import tempfile
 import time
 import zipfile
 from array import array
@@ -25,6 +28,9 @@ from audittrail.log.signer import LogSigner
 from audittrail.records.export.formats import ndjson_line
 from audittrail.records.export.service import Export
 
+TEMPORARY_PREFIX = ".pack-"
+# A direct pack's file older than this has lost its process (a sent one is removed at once).
+ABANDONED_SECONDS = 3600
 PROOF_CHUNK = 500
 LEAF_CHUNK = 5000
 README = """\
@@ -41,6 +47,23 @@ The layout is documented precisely enough to write another verifier: docs/export
 """
 PER_RECORD = "proofs.ndjson     an RFC 9162 inclusion proof of every record in that tree"
 RANGED = "range-proof.json  the proof that the records are every leaf of seqs {start} to {last}"
+
+
+def temporary_file(directory: Path) -> Path:
+    """Where a direct pack is written before it is sent (and then removed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX, suffix=".zip")
+    os.close(descriptor)
+    return Path(name)
+
+
+def remove_abandoned(directory: Path) -> None:
+    """The direct packs whose process died before it sent and removed them."""
+    cutoff = time.time() - ABANDONED_SECONDS
+    for path in directory.glob(f"{TEMPORARY_PREFIX}*.zip"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def _member(name: str) -> zipfile.ZipInfo:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,11 +125,7 @@ async def export(
 async def _pack_response(
     request: Request, export: Export, headers: dict[str, str], ip: str | None
 ) -> FileResponse:
-    directory = get_settings(request).export_directory
-    directory.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=directory, prefix=".pack-", suffix=".zip")
-    os.close(descriptor)
-    path = Path(name)
+    path = pack.temporary_file(get_settings(request).export_directory)
     try:
         await pack.write(export, request.app.state.database, request.app.state.signer, path)
         await request.app.state.writer.submit([export.record(ip)])
