@@ -290,8 +290,13 @@ async def test_a_bound_key_exports_its_applications_records_only(
         assert {r["application_key"] for r in exported.records} == {"shop"}
         assert len(exported.records) == 4
         assert exported.manifest.range is None  # not every record of the log
-        # Sensitive values are masked for a non-admin, as the list shows them.
+        # Sensitive values are masked for a non-admin, as the list shows them; the manifest
+        # says whose view it is.
         assert {r["params"]["card"] for r in exported.records} == {"[masked]"}
+        assert exported.manifest.filters == {
+            "reader_applications": [shop_id],
+            "sensitive_params": "masked",
+        }
         other = read_ndjson(app, (await export(bound, application_key="other")).content)
         assert other.records == []
 

@@ -137,7 +137,7 @@ class Export:
             Manifest(
                 origin=signer.origin,
                 format=self.request.format.value,
-                filters=self.request.filters,
+                filters=self.stated_filters(),
                 records=self.records,
                 first_seq=self.first_seq,
                 last_seq=self.last_seq,
@@ -150,6 +150,18 @@ class Export:
             )
         )
         return signer.sign_note(body)
+
+    def stated_filters(self) -> dict[str, Any]:
+        """The filters as given, and what the reader's view added to them: the applications a
+        bound key sees (`reader_applications`), and `sensitive_params: "masked"` when values
+        were masked. A manifest of a partial view says so."""
+        stated = dict(self.request.filters)
+        visible = self.request.query.visibility.application_ids
+        if visible is not None:
+            stated["reader_applications"] = sorted(visible)
+        if self.masked:
+            stated["sensitive_params"] = "masked"
+        return stated
 
     def range(self) -> tuple[int, int] | None:
         """The seqs [start, end) of which the data hold every record, if they do (docs/export.md:
@@ -186,7 +198,7 @@ class Export:
         request = self.request
         params: dict[str, Any] = {
             "format": request.format.value,
-            "filters": request.filters,
+            "filters": self.stated_filters(),
             "records": self.records,
             "complete": complete,
             "tree_size": self.snapshot.tree_size,
