@@ -31,6 +31,7 @@ from audittrail.demo import generator, loader
 from audittrail.errors import AppError
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
+from audittrail.integrity.manifest import verify_export
 from audittrail.integrity.pack import verify_pack
 from audittrail.integrity.verify import VerificationError
 from audittrail.log import rollups, sources
@@ -104,20 +105,38 @@ def verify(
         Path | None,
         typer.Option(help="Verify an evidence pack (an export with --pack) offline, alone."),
     ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Verify an NDJSON export (its manifest is its last line) or, with --manifest, "
+            "a CSV export, against its signed manifest; needs --key."
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="With --export: the CSV's manifest file.")
+    ] = None,
 ) -> None:
     """Recompute the log and check it against its signed checkpoints; exit 1 on any problem,
     2 when the log cannot be read."""
     if check_rollups and (url is not None or entries is not None):
         raise typer.BadParameter("--rollups checks a database: not with --url or --entries")
     others = (database, url, entries, checkpoint)
-    if pack is not None and (check_rollups or any(option is not None for option in others)):
+    alone = [option for option in (pack, export) if option is not None]
+    if alone and (len(alone) > 1 or check_rollups or any(o is not None for o in others)):
         raise typer.BadParameter(
-            "--pack is checked alone: not with --database, --url, --entries, --checkpoint "
-            "or --rollups"
+            "--pack and --export are checked alone: not with each other, --database, --url, "
+            "--entries, --checkpoint or --rollups"
         )
+    if manifest is not None and export is None:
+        raise typer.BadParameter("--manifest goes with --export")
     verifier_key = key.read_text().strip() if key else None
     if pack is not None:
         _verify_pack(pack, verifier_key)
+        return
+    if export is not None:
+        if verifier_key is None:
+            raise typer.BadParameter("--export needs --key (GET /api/audit-trail/log/key)")
+        _verify_export(export, verifier_key, manifest)
         return
     with _progress_bar() as bar:
         task = bar.add_task("verifying", total=None)
@@ -142,6 +161,19 @@ def verify(
     if check_rollups:
         rollups_problems = asyncio.run(rollups.check(database or Settings().database_url))
     _report(audit, rollups_problems)
+
+
+def _verify_export(path: Path, verifier_key: str, manifest: Path | None) -> None:
+    note = manifest.read_text() if manifest is not None else None
+    try:
+        checked = verify_export(path.read_bytes(), verifier_key, note)
+    except VerificationError as error:
+        typer.echo(f"FAILED: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"OK: {path} is the {checked.format} export of {checked.records} records the signed "
+        f"manifest states, taken against the checkpoint of size {checked.tree_size}"
+    )
 
 
 def _verify_pack(path: Path, verifier_key: str | None) -> None:
@@ -352,7 +384,8 @@ def import_records(
         typer.Argument(exists=True, dir_okay=False, help="An export's NDJSON or CSV file."),
     ],
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check every line; store nothing.")
+        bool,
+        typer.Option("--dry-run", help="Check every line; write nothing (no migration either)."),
     ] = False,
     database: Annotated[
         str | None, typer.Option(help="Into this database (default: AUDITTRAIL_DATABASE_URL).")
@@ -360,8 +393,9 @@ def import_records(
 ) -> None:
     """Import the records of an export's NDJSON or CSV file (docs/export.md, "Import") in this
     process, as the system. Every line is checked first: a file with any bad line stores nothing
-    and exits 1, naming each. Run again (after a failure, a kill), it stores nothing twice; exit
-    2 when it could not finish."""
+    and exits 1, naming each. Run again on the same, unchanged file (after a failure, a kill),
+    it stores nothing twice; exit 2 when it could not finish. --dry-run writes nothing: exit 2
+    if the database is not migrated."""
     settings = Settings()
     if database is not None:
         settings = settings.model_copy(update={"database_url": database})
@@ -385,12 +419,17 @@ def import_records(
                 typer.echo(f"{problem.field}: {problem.message} ({problem.code})", err=True)
             typer.echo(f"error: {refused.message}", err=True)
             raise typer.Exit(1) from None
+        except imports.NotMigrated as error:
+            _give_up(error.message)
         except (AppError, SQLAlchemyError, OSError) as error:
             reason = error.message if isinstance(error, AppError) else str(error).partition("\n")[0]
+            if dry_run:
+                _give_up(f"{reason} (a dry run: nothing was stored)")
             committed = int(bar.tasks[storing].completed)
             _give_up(
                 f"{reason} ({committed:,} records of the file were committed before it; "
-                "import it again: nothing is stored twice)"
+                "import the same, unchanged file again to finish: its stored records are "
+                "replayed, while an edited file is another file and would store them twice)"
             )
     if imported.dry_run:
         typer.echo(f"checked {imported.records:,} records: all fit; nothing stored (dry run)")

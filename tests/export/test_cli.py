@@ -112,3 +112,28 @@ async def test_bad_filters_export_nothing(
     assert not out.exists()
     recorded = (await client.get(RECORDS, params={"event_types": "export.created"})).json()
     assert recorded["records"] == []
+
+
+async def test_verify_export_checks_a_file_and_its_manifest(
+    app: FastAPI, client: httpx.AsyncClient, command_line: CliRunner, tmp_path: Path
+) -> None:
+    await some_records(client)
+    key = tmp_path / "verifier.key"
+    key.write_text(app.state.signer.verifier_key)
+    ndjson, csv = tmp_path / "all.ndjson", tmp_path / "all.csv"
+    assert (await invoke(command_line, ["export", "--output", str(ndjson)])).exit_code == 0
+    arguments = ["export", "--output", str(csv), "--format", "csv"]
+    assert (await invoke(command_line, arguments)).exit_code == 0
+    manifest = tmp_path / "all.csv.manifest.txt"
+    checks = [
+        ["verify", "--export", str(ndjson), "--key", str(key)],
+        ["verify", "--export", str(csv), "--manifest", str(manifest), "--key", str(key)],
+    ]
+    for check in checks:
+        result = await invoke(command_line, check)
+        assert result.exit_code == 0, result.output
+        assert "OK: " in result.output
+    csv.write_bytes(csv.read_bytes().replace(b"Order 1", b"Order 7"))
+    result = await invoke(command_line, checks[1])
+    assert result.exit_code == 1
+    assert "the data are not what was exported" in result.output

@@ -14,7 +14,8 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from audittrail.integrity.manifest import verify_manifest
+from audittrail.integrity.manifest import verify_export, verify_manifest
+from audittrail.integrity.verify import VerificationError
 from tests.export.support import EXPORT, checkpoint_now, export, read_ndjson
 from tests.helpers import RECORDS, create_application, post_record, query_problem
 from tests.search.support import key_client
@@ -244,9 +245,12 @@ async def test_the_csv_manifest_is_fetched_beside_it_and_fails_on_one_changed_by
     assert manifest.records == 4
     assert manifest.tree_size == int(response.headers["audittrail-tree-size"])
     assert manifest.data_sha256 == hashlib.sha256(response.content).hexdigest()
+    key = app.state.signer.verifier_key
+    assert verify_export(response.content, key, fetched.text) == manifest
     changed = bytearray(response.content)
     changed[-3] ^= 1
-    assert manifest.data_sha256 != hashlib.sha256(bytes(changed)).hexdigest()
+    with pytest.raises(VerificationError, match="the data are not what was exported"):
+        verify_export(bytes(changed), key, fetched.text)
 
 
 async def test_a_tampered_manifest_does_not_verify(app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -429,3 +433,19 @@ async def test_a_parameter_given_twice_is_stated_as_it_was_applied(
     # The last value is the one applied, as everywhere in the API; the manifest says so.
     assert [r["event_type"] for r in exported.records] == ["other.thing"]
     assert exported.manifest.filters == {"event_types": "other.thing"}
+
+
+@pytest.mark.parametrize("where", [0, 100, -200])
+async def test_an_ndjson_export_with_one_byte_changed_fails_its_manifest(
+    app: FastAPI, client: httpx.AsyncClient, where: int
+) -> None:
+    await shop(client)
+    await checkpoint_now(app)
+    content = (await export(client)).content
+    key = app.state.signer.verifier_key
+    assert verify_export(content, key).records == read_ndjson(app, content).manifest.records
+    *lines, last = content.splitlines(keepends=True)
+    data = bytearray(b"".join(lines))
+    data[where] ^= 1
+    with pytest.raises(VerificationError, match="the data are not what was exported"):
+        verify_export(bytes(data) + last, key)

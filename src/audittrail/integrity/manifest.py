@@ -6,6 +6,7 @@ origin and its second no tree size, so it never reads as a checkpoint.
 """
 
 import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -13,7 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from audittrail.integrity.hashing import HASH_SIZE
-from audittrail.integrity.verify import VerificationError, VerifierKey, decode_hash, verify_note
+from audittrail.integrity.verify import (
+    VerificationError,
+    VerifierKey,
+    decode_hash,
+    verify_checkpoint,
+    verify_note,
+)
 
 HEADER = "audittrail export manifest v1"
 FORMATS = ("ndjson", "csv", "pack")
@@ -68,6 +75,47 @@ def manifest_body(manifest: Manifest) -> str:
 def verify_manifest(note: str | bytes, verifier_key: str | VerifierKey) -> Manifest:
     """Verify a signed manifest against the log's key and return what it states."""
     return parse_manifest_body(verify_note(note, verifier_key))
+
+
+def verify_export(
+    data: bytes, verifier_key: str | VerifierKey, manifest_note: str | None = None
+) -> Manifest:
+    """Check an NDJSON or CSV export against its signed manifest: the manifest's signature, and
+    that it states the data's SHA-256. NDJSON carries its manifest (and the checkpoint, whose
+    signature, size and root are checked too) as its last line; a CSV's comes beside it."""
+    if manifest_note is None:
+        data, manifest_note, checkpoint_note = _ndjson_trailer(data)
+    else:
+        checkpoint_note = None
+    manifest = verify_manifest(manifest_note, verifier_key)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != manifest.data_sha256:
+        raise VerificationError(
+            f"the data's SHA-256 is {digest}, the manifest states {manifest.data_sha256}: "
+            "the data are not what was exported"
+        )
+    if checkpoint_note is not None:
+        checkpoint = verify_checkpoint(checkpoint_note, verifier_key, manifest.origin)
+        if (checkpoint.size, checkpoint.root_hash) != (manifest.tree_size, manifest.root_hash):
+            raise VerificationError("the checkpoint is not the one the manifest states")
+        if data.count(b"\n") != manifest.records:
+            raise VerificationError(f"the manifest states {manifest.records} records")
+    return manifest
+
+
+def _ndjson_trailer(content: bytes) -> tuple[bytes, str, str]:
+    """The records' lines, and the manifest and checkpoint of the last line."""
+    end = content.rstrip(b"\n").rfind(b"\n") + 1
+    try:
+        trailer = json.loads(content[end:])
+        manifest, checkpoint = trailer["manifest"], trailer["checkpoint"]
+    except (ValueError, TypeError, KeyError):
+        raise VerificationError(
+            "the last line is not an export's manifest line: a CSV's manifest comes beside it"
+        ) from None
+    if not isinstance(manifest, str) or not isinstance(checkpoint, str):
+        raise VerificationError("the last line's manifest and checkpoint are not text")
+    return content[:end], manifest, checkpoint
 
 
 def parse_manifest_body(text: str) -> Manifest:
