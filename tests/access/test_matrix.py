@@ -225,7 +225,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{EXPORTS}/{{job_id}}/manifest"): Row(
         "export", 200, on_own_export(f"{EXPORTS}/{{job}}/manifest")
     ),
-    # Imports keep each record's actor: admins only (docs/export.md, "Import").
+    # Imports write into any application, keeping the file's provenance: admins only
+    # (docs/export.md, "Import").
     ("POST", IMPORTS): Row("admin", 201, import_records),
     # Signing in and out, one's own sessions and password.
     ("POST", "/api/auth/login"): Row(PUBLIC, 200, login),

@@ -130,4 +130,4 @@ async def stored(database_url: str) -> list[AppendedRecord]:
 
 async def imported(database_url: str) -> list[AppendedRecord]:
     """The records an import stored, in log order."""
-    return [r for r in await stored(database_url) if "imported_by" in r.metadata]
+    return [r for r in await stored(database_url) if r.source == "import"]

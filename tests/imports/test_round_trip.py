@@ -1,5 +1,7 @@
 """Export, import into a fresh database, export again: the same records, but for what each log
-gives them (id, seq, created_at, its application's id) and what the import adds to metadata."""
+gives them (id, seq, created_at, its application's id), what the credential gives them (actor
+and IP address: the importer's, the file's in metadata.original_*), their source ("import")
+and what the import adds to metadata."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ from fastapi import FastAPI
 from audittrail.app import create_app
 from audittrail.db import migrate
 from audittrail.log import checkpointer
-from tests.conftest import ADMIN_KEY, app_settings, make_client, new_postgres_database
+from tests.conftest import (
+    ADMIN_KEY,
+    CLIENT_ADDRESS,
+    app_settings,
+    make_client,
+    new_postgres_database,
+)
 from tests.helpers import create_application
 from tests.imports.support import CSV, NDJSON, post_import
 
@@ -31,7 +39,18 @@ PARAMS = [
 ]
 # What each log gives a record, and so differs between the two exports.
 GIVEN = ("id", "seq", "created_at", "application_id")
-ADDED = ("original_id", "original_created_at", "imported_by")
+# What the credential gives, the import's: kept in metadata as original_<name>.
+CREDENTIAL = ("actor", "ip_address")
+ADDED = (
+    "original_id",
+    "original_created_at",
+    "original_actor",
+    "original_ip_address",
+    "imported_by",
+)
+# The first database's records are a writer's; the importer is its admin, from elsewhere.
+WRITER = "api_key:ledger"
+IMPORTER_ADDRESS = "192.0.2.9"
 
 
 def the_records() -> list[dict[str, Any]]:
@@ -97,12 +116,18 @@ def csv_records(body: bytes) -> list[dict[str, str]]:
 
 
 def same_but_given(first: dict[str, Any], second: dict[str, Any], metadata: Any) -> None:
-    """The second export's record is the first's, but for what its log gave it."""
+    """The second export's record is the first's, but for what its log and its importer's
+    credential gave it; the first's in its metadata."""
     assert metadata["original_id"] == first["id"]
     assert metadata["original_created_at"] == first["created_at"]
+    assert (metadata["original_actor"], first["actor"]) == (WRITER, WRITER)
+    assert (metadata["original_ip_address"], first["ip_address"]) == (CLIENT_ADDRESS[0],) * 2
     assert metadata["imported_by"] == "api_key:bootstrap"
+    assert (second["actor"], second["ip_address"]) == ("api_key:bootstrap", IMPORTER_ADDRESS)
+    assert (first["source"], second["source"]) == ("manual", "import")
     differing = {name for name in first if first[name] != second[name]}
-    assert differing <= {*GIVEN, "metadata"}, differing
+    assert {*CREDENTIAL, "source", "metadata"} <= differing, differing
+    assert differing <= {*GIVEN, *CREDENTIAL, "source", "metadata"}, differing
 
 
 @pytest.mark.parametrize("format", ["ndjson", "csv"])
@@ -110,12 +135,19 @@ async def test_export_import_export_gives_the_same_records(
     database_url: str, fresh_url: str, tmp_path: Path, format: str
 ) -> None:
     async with admin_of(database_url, tmp_path / "first") as (app, first):
-        response = await first.post("/api/audit-trail/records/batch", json=the_records())
+        created = await first.post("/api/api-keys", json={"name": "ledger", "roles": ["writer"]})
+        writer = {"Authorization": f"Bearer {created.json()['key']}"}
+        async with make_client(app, writer) as ledger:
+            response = await ledger.post("/api/audit-trail/records/batch", json=the_records())
         assert response.status_code == 201, response.text
         exported = await export(app, first, format=format)
 
     async with admin_of(fresh_url, tmp_path / "fresh") as (app, fresh):
-        response = await post_import(fresh, exported, NDJSON if format == "ndjson" else CSV)
+        elsewhere = httpx.ASGITransport(app=app, client=(IMPORTER_ADDRESS, 50000))
+        async with httpx.AsyncClient(
+            transport=elsewhere, base_url="http://testserver", headers=fresh.headers
+        ) as importer:
+            response = await post_import(importer, exported, NDJSON if format == "ndjson" else CSV)
         assert response.status_code == 201, response.text
         assert response.json()["stored"] == 4
         again = await export(app, fresh, format=format)

@@ -1,7 +1,8 @@
 """POST /api/audit-trail/imports: an export's NDJSON or CSV back into the log, on both databases.
 
-What is kept and where, the same file twice, bad lines named by number with nothing stored, the
-dry run, masked values, media types and sizes, and who may import.
+What is kept and where (the actor and IP address the importer's, the file's in metadata, which
+no file can forge), the same file twice, bad lines and repeated ids named by number with nothing
+stored, the dry run, masked values, media types and sizes, and who may import.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.imports.support import (
     stored,
 )
 
+NOTHING_STORED = "nothing was stored, so the file can be corrected and imported again."
 AMOUNT = {"key": "amount", "type": "number"}
 CURRENCY = {"key": "currency", "type": "string"}
 CARD = {"key": "card", "type": "string", "sensitive": True}
@@ -52,7 +54,7 @@ def invalid(refused: int, lines: int, *details: tuple[str, str, str]) -> Any:
     return {
         "error": {
             "code": "IMPORT_VALIDATION_FAILED",
-            "message": f"{refused} of {lines} lines do not fit; nothing was stored.",
+            "message": f"{refused} of {lines} lines do not fit; {NOTHING_STORED}",
             "details": [
                 {"field": field, "code": code, "message": message}
                 for field, code, message in details
@@ -78,28 +80,35 @@ def the_records() -> list[dict[str, Any]]:
     ]
 
 
+def provenance(original: dict[str, Any], importer: str = "api_key:bootstrap") -> dict[str, Any]:
+    """What the import adds to a record's metadata: the file's id, time, actor and IP address
+    (those it holds), and the importer."""
+    kept = {
+        "original_id": original.get("id"),
+        "original_created_at": original.get("created_at"),
+        "original_actor": original.get("actor"),
+        "original_ip_address": original.get("ip_address"),
+    }
+    return {**{k: v for k, v in kept.items() if v is not None}, "imported_by": importer}
+
+
 def check_kept(record: AppendedRecord, original: dict[str, Any], before: datetime) -> None:
-    """The file's record as it was, but for what the log gives it; the file's id and time in
-    the metadata, the importer named."""
+    """The file's record as it was, but for what the log and the credential give it (its id,
+    time, actor and IP address, and the source "import"); the file's in the metadata, the
+    importer named."""
     assert record.id != original["id"]
     assert record.created_at >= before
-    assert record.source == "manual"
-    assert record.metadata == {
-        **original["metadata"],
-        "original_id": original["id"],
-        "original_created_at": original["created_at"],
-        "imported_by": "api_key:bootstrap",
-    }
+    assert record.source == "import"
+    assert (record.actor, record.ip_address) == ("api_key:bootstrap", CLIENT_ADDRESS[0])
+    assert record.metadata == {**original["metadata"], **provenance(original)}
     for name in (
         "event_type",
         "category",
         "summary",
         "severity",
-        "actor",
         "application_key",
         "entity_type",
         "entity_id",
-        "ip_address",
         "params",
     ):
         assert getattr(record, name) == original[name], name
@@ -236,7 +245,7 @@ async def test_csv_lines_are_named_by_their_first_physical_line(
         ("line 5.severity", "ENUM"),
         ("line 6", "INVALID_CSV"),
     ]
-    assert response.json()["error"]["message"] == "3 of 4 lines do not fit; nothing was stored."
+    assert response.json()["error"]["message"] == f"3 of 4 lines do not fit; {NOTHING_STORED}"
 
 
 @pytest.mark.parametrize(
@@ -357,7 +366,7 @@ async def test_past_a_hundred_problems_the_first_hundred_are_named(
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["message"] == (
-        "150 of 150 lines do not fit (the first 100 problems are named); nothing was stored."
+        f"150 of 150 lines do not fit (the first 100 problems are named); {NOTHING_STORED}"
     )
     assert [problem["field"] for problem in error["details"]] == [
         f"line {number}.severity" for number in range(1, 101)
@@ -387,7 +396,10 @@ async def test_a_line_that_stops_fitting_after_the_check_stops_the_import_there(
         "error": {
             "code": "IMPORT_VALIDATION_FAILED",
             "message": "1 of 1 lines do not fit; the import stopped at line 1001, after storing "
-            "the batches before it. Import the file again once it fits: nothing is stored twice.",
+            "the batches before it. Make the line fit again (its application, its params' "
+            "definitions), then import the same, unchanged file to finish: its records are "
+            "keyed by the file's SHA-256, so the stored ones are replayed, while an edited file "
+            "is another file and would store them twice.",
             "details": [
                 {
                     "field": "line 1001.application_key",
@@ -398,3 +410,116 @@ async def test_a_line_that_stops_fitting_after_the_check_stops_the_import_there(
         }
     }
     assert len(await imported(database_url)) == 1000
+
+    # As the answer says: billing back, the same file again stores the rest, nothing twice.
+    monkeypatch.undo()
+    await create_application(client, "billing")
+    response = await post_import(client, body)
+    assert response.status_code == 201, response.text
+    assert response.json() == answer(body, records=1001, stored=1, replayed=1000)
+    originals = [row.metadata["original_id"] for row in await imported(database_url)]
+    assert sorted(originals) == sorted(r["id"] for r in [*records, exported(1000)])
+
+
+FORGED = {
+    "original_id": "forged-id",
+    "original_created_at": "1999-01-01T00:00:00.000000Z",
+    "original_actor": "ceo@example.com",
+    "original_ip_address": "192.0.2.66",
+    "imported_by": "auditor@example.com",
+}
+
+
+async def test_provenance_in_the_files_metadata_is_never_kept(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Whether or not the line has the fields they come from, the import's keys in a file's
+    metadata are removed before the import sets its own."""
+    bare = {"event_type": "invoice.paid", "summary": "No id, time, actor or address"}
+    records = [
+        exported(1, metadata={**FORGED, "request_id": "req_1"}),
+        {**bare, "metadata": {**FORGED, "note": "kept"}},
+    ]
+    body = ndjson_file(records)
+    response = await post_import(client, body)
+    assert response.status_code == 201, response.text
+
+    full, partial = await imported(database_url)
+    assert full.metadata == {"request_id": "req_1", **provenance(records[0])}
+    assert partial.metadata == {"note": "kept", "imported_by": "api_key:bootstrap"}
+    for row in (full, partial):
+        assert (row.source, row.actor, row.ip_address) == (
+            "import",
+            "api_key:bootstrap",
+            CLIENT_ADDRESS[0],
+        )
+
+
+async def test_an_ordinary_writer_cannot_pass_a_record_off_as_imported(
+    app: FastAPI, client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Provenance keys in a posted record's metadata are its writer's words: its source says
+    "manual", and only records whose source is "import" carry the import's provenance."""
+    created = await client.post("/api/api-keys", json={"name": "writer", "roles": ["writer"]})
+    key = created.json()["key"]
+    async with make_client(app, {"Authorization": f"Bearer {key}"}) as writer:
+        one = {"event_type": "invoice.paid", "summary": "Looks imported", "metadata": FORGED}
+        assert (await writer.post("/api/audit-trail/records", json=one)).status_code == 201
+        batch = [{**one, "summary": "So does this"}]
+        assert (await writer.post("/api/audit-trail/records/batch", json=batch)).status_code == 201
+    rows = [row for row in await stored(database_url) if row.metadata == FORGED]
+    assert [(row.source, row.actor) for row in rows] == [("manual", "api_key:writer")] * 2
+    assert await imported(database_url) == []
+
+
+async def test_an_id_on_two_lines_is_refused_naming_both(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """It would import one record twice: within a batch, and across batches of 1,000."""
+    records = [exported(number) for number in range(1, 1501)]
+    records[4] = exported(2, summary="Line 5, with line 2's id")
+    records[1399] = exported(7, summary="Line 1400, with line 7's id")
+    body = ndjson_file(records)
+    before = await record_total(client)
+    for dry_run in ("true", "false"):
+        response = await post_import(client, body, dry_run=dry_run)
+        assert response.status_code == 422, response.text
+        assert response.json() == invalid(
+            2,
+            1500,
+            (
+                "line 5.id",
+                "DUPLICATE_ID",
+                "is also the id of line 2: the file would import one record twice.",
+            ),
+            (
+                "line 1400.id",
+                "DUPLICATE_ID",
+                "is also the id of line 7: the file would import one record twice.",
+            ),
+        )
+    assert await record_total(client) == before
+
+    # Corrected, the file is imported: refused by the check, the first stored nothing.
+    records[4], records[1399] = exported(5), exported(1400)
+    response = await post_import(client, ndjson_file(records))
+    assert response.status_code == 201, response.text
+    assert (response.json()["stored"], response.json()["replayed"]) == (1500, 0)
+
+
+async def test_a_header_of_many_bad_columns_names_the_first_hundred(
+    client: httpx.AsyncClient,
+) -> None:
+    """Fifty thousand columns, read in linear time; their problems capped as a file's are."""
+    columns = ["event_type", "summary", *["x"] * 50_000, *(f"c{n}" for n in range(200))]
+    body = ",".join(columns).encode() + b"\r\n"
+    response = await post_import(client, body, CSV)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["message"] == (
+        f"1 of 1 lines do not fit (the first 100 problems are named); {NOTHING_STORED}"
+    )
+    assert [(p["field"], p["code"]) for p in error["details"]] == [
+        ("line 1.x", "UNKNOWN_COLUMN"),
+        *((f"line 1.c{n}", "UNKNOWN_COLUMN") for n in range(99)),
+    ]

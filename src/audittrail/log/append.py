@@ -34,7 +34,9 @@ class NewRecord:
 
     event_type: str
     summary: str
-    source: Literal["manual", "system"]
+    # "manual": a client's; "system": the service's own (log/system.py); "import": a file's,
+    # imported by an admin or the system (records/imports.py).
+    source: Literal["manual", "system", "import"]
     actor: str | None
     category: str = "general"
     severity: str = "low"

@@ -38,11 +38,13 @@ _BODY = {"schema": {"type": "string"}}
     summary="Import records from an export's NDJSON or CSV",
     description="The body is a file in an export's format (docs/export.md, Import): NDJSON "
     "(`application/x-ndjson`, the manifest line skipped) or CSV (`text/csv`). Every line is "
-    "checked first; if any does not fit, a 422 names each by its line number and nothing is "
-    "stored. Records get their id and time now and keep the file's in metadata "
-    "(`original_id`, `original_created_at`), with their actor and IP address; "
-    "`metadata.imported_by` names the importer. Importing the same file again stores "
-    "nothing twice. `dry_run=true` checks without storing.",
+    "checked first; if any does not fit (or repeats another line's `id`), a 422 names each by "
+    "its line number and nothing is stored. Records get their id, time, actor (the importer) "
+    "and IP address (this request's) now, and `source` `import`; the file's are kept in "
+    "metadata (`original_id`, `original_created_at`, `original_actor`, "
+    "`original_ip_address`, replacing any the file's metadata held), and "
+    "`metadata.imported_by` names the importer. Importing the same, unchanged file again "
+    "stores nothing twice. `dry_run=true` checks without storing.",
     openapi_extra={
         "requestBody": {"required": True, "content": {imports.NDJSON: _BODY, imports.CSV: _BODY}}
     },

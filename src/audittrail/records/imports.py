@@ -1,17 +1,21 @@
 """Import: the records of an export's NDJSON or CSV, back through the batch path, never twice.
 
-Two passes over the file. The first checks every record as the batch path does and stores
-nothing, so that a file with any bad line stores nothing at all (a dry run is that pass alone).
+Two passes over the file. The first checks every record as the batch path does, and that no
+two lines hold one original id, and stores nothing, so that a file with any bad line stores
+nothing at all (a dry run is that pass alone, and on the command line migrates nothing).
 The second reads the file again and sends it, 1,000 records at a time, through the same checks
 (what they are checked against may have changed meanwhile) and the group commit
 (`service.ingest`). Each record claims an idempotency key made of the file's SHA-256 and its
 line, in a scope of its own: an import run again, after a failure or a kill, gets back what
 the first run stored as replays, and stores only the rest.
 
-The log never backdates: a record gets its id and time when it is imported; the file's go to
-`metadata.original_id` and `metadata.original_created_at`. Imports are an admin's (or the
-system's, on the command line), so each record keeps the actor and IP address it had, and
-`metadata.imported_by` names the importer. docs/export.md, "Import", says it all for users.
+The log never backdates, and takes no actor from a body: a record gets its id and time when
+it is imported, and its actor and IP address are the importer's (`system` and none on the
+command line); the file's go to `metadata.original_id`, `original_created_at`,
+`original_actor` and `original_ip_address`, and `metadata.imported_by` names the importer.
+Those keys are the import's only: any the file's metadata holds are removed first, and imported
+records have the source "import", which no other writer gives. docs/export.md, "Import", says
+it all for users.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import functools
 import hashlib
 import io
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +60,14 @@ Format = Literal["ndjson", "csv"]
 # Claims of imports are kept apart from clients' own keys (per application or credential):
 # no client can take an import's key first, and any importer replays another's.
 SCOPE = "import"
+# What the import writes into a record's metadata, and so removes from the file's first.
+PROVENANCE = (
+    "original_id",
+    "original_created_at",
+    "original_actor",
+    "original_ip_address",
+    "imported_by",
+)
 MAX_PROBLEMS_NAMED = 100
 JSON_COLUMNS = ("params", "metadata")
 REQUIRED_COLUMNS = ("event_type", "summary")
@@ -71,8 +84,9 @@ def _aware(moment: datetime) -> datetime:
 
 
 class ImportLine(RecordCreate):
-    """A record of an import file: the export's fields. What the log gives a record (id, seq,
-    created_at, source) is not taken as it is (the module's docstring says where it goes)."""
+    """A record of an import file: the export's fields. What the log and the credential give a
+    record (id, seq, created_at, source, actor, ip_address) is not taken as it is (the module's
+    docstring says where it goes)."""
 
     id: Annotated[str, Field(max_length=255), Storable] | None = None
     seq: int | None = None
@@ -177,6 +191,13 @@ class ImportRefused(Unprocessable):
         self.refused = refused
 
 
+class NotMigrated(AppError):
+    """A dry run's database is not at the current schema: a dry run writes nothing, so it does
+    not migrate it either."""
+
+    code = "DATABASE_NOT_MIGRATED"
+
+
 def _unwatched(_phase: str, _records: int) -> None:
     """No one to tell."""
 
@@ -191,12 +212,12 @@ async def run(
     progress: Progress = _unwatched,
 ) -> Imported:
     """Check the whole file, then (unless a dry run) store it; ImportRefused, with nothing
-    stored, if any line does not fit. ``ip``: the importer's, for the system record that
-    says who imported what."""
-    records = await _check(file, intake, progress)
+    stored, if any line does not fit. ``ip``: the importer's, the address of every record
+    it stores and of the system record that says who imported what."""
+    records = await _check(file, intake, ip, progress)
     if dry_run:
         return Imported(file.sha256, records, 0, 0, dry_run=True)
-    stored, replayed = await _store(file, intake, writer, progress)
+    stored, replayed = await _store(file, intake, writer, ip, progress)
     imported = Imported(file.sha256, records, stored, replayed, dry_run=False)
     if stored:
         await writer.submit([_system_record(file, imported, intake.principal, ip)])
@@ -207,8 +228,17 @@ async def import_file(
     path: Path, settings: Settings, *, dry_run: bool = False, progress: Progress = _unwatched
 ) -> Imported:
     """The command line's import: in this process, into settings.database_url (migrated first,
-    as `audittrail seed` does), as `SYSTEM`, through a group commit writer of its own."""
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    as `audittrail seed` does), as `SYSTEM`, through a group commit writer of its own. A dry
+    run writes nothing, so it does not migrate: NotMigrated if the database is not at head."""
+    if not dry_run:
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    elif not await migrate.at_head(settings.database_url):
+        raise NotMigrated(
+            "the database is not migrated to this version's schema, and a dry run writes "
+            "nothing, not even a migration: migrate it (`audittrail migrate`, on "
+            "AUDITTRAIL_DATABASE_URL) and check the file again, or import without --dry-run, "
+            "which migrates first."
+        )
     file = await asyncio.to_thread(ImportFile.of_path, path)
     database = Database.connect(
         settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, pool_size=2
@@ -223,29 +253,84 @@ async def import_file(
         await database.dispose()
 
 
-async def _check(file: ImportFile, intake: Intake, progress: Progress) -> int:
-    """How many records the file holds; ImportRefused naming the lines that do not fit."""
+async def _check(file: ImportFile, intake: Intake, ip: str | None, progress: Progress) -> int:
+    """How many records the file holds; ImportRefused naming the lines that do not fit, and
+    those that repeat an earlier line's original id (one record would be imported twice)."""
     lines = refused = 0
     problems: list[FieldProblem] = []
+    originals = _OriginalIds()
     for chunk in _chunks(file.lines()):
-        records, found = await _prepared(chunk, intake)
+        outcomes = [await _record(line, intake, ip) for line in chunk]
+        if intake.used_kept and not all(isinstance(o, NewRecord) for o in outcomes):
+            outcomes = await _checked_afresh(chunk, intake, ip)
+        for line, outcome in zip(chunk, outcomes, strict=True):
+            found = originals.repeated(line)
+            if not isinstance(outcome, NewRecord):
+                found = outcome + found
+            refused += bool(found)
+            problems += found
         lines += len(chunk)
-        refused += len(chunk) - len(records)
-        problems += found
         del problems[MAX_PROBLEMS_NAMED + 1 :]  # one past: enough to say there are more
         progress("checking", len(chunk))
     if refused:
-        raise ImportRefused(lines, refused, problems, "nothing was stored.")
+        raise ImportRefused(
+            lines,
+            refused,
+            problems,
+            "nothing was stored, so the file can be corrected and imported again.",
+        )
     return lines
 
 
+async def _checked_afresh(
+    chunk: list[Line], intake: Intake, ip: str | None
+) -> list[NewRecord | list[FieldProblem]]:
+    """The lines checked again from the database: a refusal is never answered from what the
+    process keeps (records/intake.py), which may predate what makes a line fit (an application
+    registered again since). What is kept, renewed by the fresh look, serves the next lines."""
+    await intake.refresh()
+    try:
+        return [await _record(line, intake, ip) for line in chunk]
+    finally:
+        intake.fresh = False
+
+
+class _OriginalIds:
+    """The original ids of the lines read so far, each with the first line that holds it; by
+    a 16-byte BLAKE2b digest, whatever the id's length (a million lines: some 120 MB)."""
+
+    def __init__(self) -> None:
+        self._lines: dict[bytes, int] = {}
+
+    def repeated(self, line: Line) -> list[FieldProblem]:
+        """DUPLICATE_ID if an earlier line holds this line's id."""
+        original = line.value.get("id") if isinstance(line.value, dict) else None
+        if not isinstance(original, str):
+            return []
+        digest = hashlib.blake2b(original.encode(errors="surrogatepass"), digest_size=16)
+        first = self._lines.setdefault(digest.digest(), line.number)
+        if first == line.number:
+            return []
+        return [
+            FieldProblem(
+                f"line {line.number}.id",
+                "DUPLICATE_ID",
+                f"is also the id of line {first}: the file would import one record twice.",
+            )
+        ]
+
+
 async def _store(
-    file: ImportFile, intake: Intake, writer: GroupCommitWriter, progress: Progress
+    file: ImportFile,
+    intake: Intake,
+    writer: GroupCommitWriter,
+    ip: str | None,
+    progress: Progress,
 ) -> tuple[int, int]:
     """Every batch of the file committed: how many records were stored, how many replayed."""
     stored = replayed = 0
     for chunk in _chunks(file.lines()):
-        check = functools.partial(_checked, file, chunk, intake)
+        check = functools.partial(_checked, file, chunk, intake, ip)
         written = await service.ingest(intake, writer, check)
         again = sum(written.replayed)
         stored, replayed = stored + len(chunk) - again, replayed + again
@@ -253,61 +338,56 @@ async def _store(
     return stored, replayed
 
 
-async def _checked(file: ImportFile, chunk: list[Line], intake: Intake) -> Checked:
+async def _checked(file: ImportFile, chunk: list[Line], intake: Intake, ip: str | None) -> Checked:
     """One batch, checked again as it is stored, and the claims of its lines."""
-    records, problems = await _prepared(chunk, intake)
+    records: list[NewRecord] = []
+    problems: list[FieldProblem] = []
+    for line in chunk:
+        record = await _record(line, intake, ip)
+        if isinstance(record, NewRecord):
+            records.append(record)
+        else:
+            problems += record
     if problems:
         # What the file was checked against changed since the first pass.
         refused = len(chunk) - len(records)
         outcome = (
             f"the import stopped at line {chunk[0].number}, after storing the batches before it. "
-            "Import the file again once it fits: nothing is stored twice."
+            "Make the line fit again (its application, its params' definitions), then import "
+            "the same, unchanged file to finish: its records are keyed by the file's SHA-256, "
+            "so the stored ones are replayed, while an edited file is another file and would "
+            "store them twice."
         )
         raise ImportRefused(len(chunk), refused, problems, outcome)
     return records, [file.claim(line.number) for line in chunk]
 
 
-async def _prepared(
-    chunk: list[Line], intake: Intake
-) -> tuple[list[NewRecord], list[FieldProblem]]:
-    """The records of the lines that fit, and the problems of those that do not."""
-    records: list[NewRecord] = []
-    problems: list[FieldProblem] = []
-    for line in chunk:
-        outcome = await _record(line, intake)
-        if isinstance(outcome, NewRecord):
-            records.append(outcome)
-        else:
-            problems += outcome
-    return records, problems
-
-
-async def _record(line: Line, intake: Intake) -> NewRecord | list[FieldProblem]:
+async def _record(line: Line, intake: Intake, ip: str | None) -> NewRecord | list[FieldProblem]:
     if line.problems:
         return line.problems
     try:
         request = _request(ImportLine.model_validate(line.value), intake.principal.actor)
         await _refuse_masked(intake, request)
-        return await service.prepare_as(
-            intake,
-            request,
-            principal=intake.principal,
-            actor=request.actor,
-            ip=request.ip_address,
+        return await service.prepare(
+            intake, request, principal=intake.principal, ip=ip, source="import"
         )
     except (ValidationError, AppError) as error:
         return batch.problems_of(error, f"line {line.number}")
 
 
 def _request(line: ImportLine, importer: str) -> ImportLine:
-    """The record to check and store: the file's id and time kept in its metadata (replacing
-    any it held), the importer named; its application by key, whose id is the exporting
+    """The record to check and store: the file's id, time, actor and IP address kept in its
+    metadata, the importer named, after removing any of those keys the file's metadata held
+    (provenance is the import's to say); its application by key, whose id is the exporting
     database's own, else by id."""
-    metadata = dict(line.metadata)
-    if line.id is not None:
-        metadata["original_id"] = line.id
-    if line.created_at is not None:
-        metadata["original_created_at"] = leaf_time(line.created_at)
+    metadata = {key: value for key, value in line.metadata.items() if key not in PROVENANCE}
+    originals = {
+        "original_id": line.id,
+        "original_created_at": None if line.created_at is None else leaf_time(line.created_at),
+        "original_actor": line.actor,
+        "original_ip_address": line.ip_address,
+    }
+    metadata.update((key, value) for key, value in originals.items() if value is not None)
     metadata["imported_by"] = importer
     application_id = None if line.application_key is not None else line.application_id
     return line.model_copy(update={"metadata": metadata, "application_id": application_id})
@@ -393,21 +473,24 @@ def _unreadable(number: int, error: Exception) -> FieldProblem:
 
 
 def _header_problems(header: list[str], where: str) -> list[FieldProblem]:
+    """Each column that is unknown or named twice, and each required one missing: one past
+    MAX_PROBLEMS_NAMED at most (enough to say there are more), whatever the header's length."""
+    counts = Counter(header)
     problems = [
         FieldProblem(f"{where}.{column}", "UNKNOWN_COLUMN", "is no column of an export.")
-        for column in header
+        for column in counts
         if column not in COLUMNS and not column.startswith("param.")
     ]
     problems += [
         FieldProblem(f"{where}.{column}", "DUPLICATE_COLUMN", "appears more than once.")
-        for column in sorted({c for c in header if header.count(c) > 1})
+        for column in sorted(column for column, count in counts.items() if count > 1)
     ]
     problems += [
         FieldProblem(where, "MISSING_COLUMN", f"has no column {column}.")
         for column in REQUIRED_COLUMNS
-        if column not in header
+        if column not in counts
     ]
-    return problems
+    return problems[: MAX_PROBLEMS_NAMED + 1]
 
 
 def _csv_line(number: int, header: list[str], cells: list[str]) -> Line:

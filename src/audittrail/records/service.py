@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,22 +40,16 @@ class ApplicationLookup(Protocol):
 
 
 async def prepare(
-    lookup: ApplicationLookup, request: RecordCreate, *, principal: Principal, ip: str | None
-) -> NewRecord:
-    """Check a manual record against its application; the record, ready for the writer."""
-    return await prepare_as(lookup, request, principal=principal, actor=principal.actor, ip=ip)
-
-
-async def prepare_as(
     lookup: ApplicationLookup,
     request: RecordCreate,
     *,
     principal: Principal,
-    actor: str | None,
     ip: str | None,
+    source: Literal["manual", "import"] = "manual",
 ) -> NewRecord:
-    """The same, in the name of another actor: an admin's import keeps each record's own
-    (records/imports.py). The actor is in the record's words and leaf, so it is set here."""
+    """Check a manual record against its application; the record, ready for the writer. Its
+    actor is the principal's, its IP address the request's: never the body's. ``source``:
+    "import" for records/imports.py's, so that no other writer passes a record off as imported."""
     for name in (
         "event_type",
         "summary",
@@ -86,8 +80,8 @@ async def prepare_as(
     new = NewRecord(
         event_type=request.event_type,
         summary=request.summary,
-        source="manual",
-        actor=actor,
+        source=source,
+        actor=principal.actor,
         category=request.category,
         severity=request.severity.value,
         application=application,
