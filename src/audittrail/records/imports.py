@@ -45,6 +45,7 @@ from audittrail.integrity.canonical import leaf_time
 from audittrail.log import system
 from audittrail.log.append import NewRecord
 from audittrail.records import batch, service
+from audittrail.records.export.formats import BOM, JSON_COLUMNS
 from audittrail.records.idempotency import Claim
 from audittrail.records.intake import Intake
 from audittrail.records.registry import Registry
@@ -69,9 +70,7 @@ PROVENANCE = (
     "imported_by",
 )
 MAX_PROBLEMS_NAMED = 100
-JSON_COLUMNS = ("params", "metadata")
 REQUIRED_COLUMNS = ("event_type", "summary")
-BOM = b"\xef\xbb\xbf"
 
 Progress = Callable[[str, int], None]
 """Told how many more records a pass ("checking", then "storing") has done."""

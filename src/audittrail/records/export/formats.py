@@ -52,6 +52,8 @@ COLUMNS = (
     "metadata",
 )
 PARAM_COLUMN = "param."
+# The columns that hold JSON: in CSV as their RFC 8785 text.
+JSON_COLUMNS = ("params", "metadata")
 
 # What a spreadsheet reads as the start of a formula, and the quote that disarms it (and is
 # itself doubled, so that an importer can take exactly one off).

@@ -23,16 +23,16 @@ from audittrail.db.models import Record
 from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.records import query as q
 from audittrail.records import service as records
+from audittrail.records.export.formats import JSON_COLUMNS
 
 PAGE = 2000
-_JSON_FIELDS = ("params", "metadata")
 
 
 def _columns(dialect: str) -> list[ColumnElement[Any]]:
     columns: list[ColumnElement[Any]] = []
     for name in LEAF_FIELDS:
         column: ColumnElement[Any] = Record.__table__.c[name]
-        if name in _JSON_FIELDS:
+        if name in JSON_COLUMNS:
             column = cast(column, Text).label(name)
         elif name == "created_at" and dialect == "postgresql":
             # asyncpg's aware datetime, without UTCDateTime's per-row processing (SQLite's text
