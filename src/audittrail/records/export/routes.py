@@ -43,7 +43,7 @@ TreeSize = Annotated[
         ge=0,
         le=MAX_SEQ,
         description="Take the export against the signed checkpoint of this size (default: the "
-        "first that covers the log as the request finds it).",
+        "latest, once it covers the log as the request found it).",
     ),
 ]
 
