@@ -326,4 +326,4 @@ def test_the_command_exits_2_on_what_is_no_pack(tmp_path: Path) -> None:
 def test_a_pack_is_checked_alone(tmp_path: Path, other: list[str]) -> None:
     code, _, err = run_verify("--pack", str(tmp_path / "pack.zip"), *other)
     assert code == 2
-    assert "--pack is checked alone" in err
+    assert "--pack and --export are checked alone" in err
