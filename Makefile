@@ -64,7 +64,8 @@ bench-ingest: install
 # Issue 13's query benchmark: each shape of the record list through HTTP on 1,000,000 records
 # that `audittrail seed` writes into each database, and what the search index (and 0007's other
 # new indexes) cost batch ingest, in the same run. `BENCH_QUERY_ARGS=--quick` for a 3-minute
-# smoke run on 50,000 records, `--records 10000000` for ten million. Quiet: stdout is the JSON.
+# smoke run on 50,000 records, `--records 10000000` for ten million, `--sections export` for
+# issue 15's exports, packs and import (about 10 minutes a database). Quiet: stdout is the JSON.
 .PHONY: bench-query
 bench-query: install
 	@$(BIN)/python -m bench.query $(BENCH_QUERY_ARGS)
