@@ -566,3 +566,35 @@ async def test_one_owner_has_at_most_four_jobs_waiting(
     for job in listed["exports"]:
         await finished(client, job["id"])
     assert (await client.post(EXPORTS)).status_code == 202
+
+
+async def test_a_job_is_no_longer_its_makers_once_they_may_not_see_what_it_holds(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    email, password = "ops@jobs.example.com", "jobs-Passphrase-4711-unguessable"
+    response = await client.post(
+        "/api/users", json={"email": email, "password": password, "roles": ["admin"]}
+    )
+    assert response.status_code == 201, response.text
+    user_id = response.json()["id"]
+
+    async def signed_in() -> httpx.AsyncClient:
+        async with make_client(app) as anonymous:
+            login = await anonymous.post(
+                "/api/auth/login", json={"email": email, "password": password}
+            )
+        assert login.status_code == 200, login.text
+        return make_client(app, {"Authorization": f"Bearer {login.json()['access_token']}"})
+
+    await checkpoint_now(app)
+    async with await signed_in() as admin:
+        made = await finished(admin, (await start_job(admin))["id"])
+        assert (await admin.get(f"{EXPORTS}/{made['id']}/download")).status_code == 200
+    # Made by an admin, it holds sensitive values unmasked: an auditor may not take it.
+    response = await client.patch(f"/api/users/{user_id}", json={"roles": ["auditor"]})
+    assert response.status_code == 200, response.text
+    async with await signed_in() as auditor:
+        for path in ("", "/download", "/manifest"):
+            response = await auditor.get(f"{EXPORTS}/{made['id']}{path}")
+            assert response.status_code == 404, response.text
+            assert response.json() == not_found(made["id"])

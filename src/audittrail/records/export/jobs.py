@@ -73,11 +73,24 @@ async def create(
 
 
 async def get(session: AsyncSession, job_id: str, principal: Principal) -> ExportJob:
-    """The job, if it is the principal's to see (its maker's, or an admin's); else 404."""
+    """The job, if it is the principal's to see (its maker's, or an admin's) and holds nothing
+    the principal may no longer see (its maker lost a role or an application since); else
+    404."""
     job = await repo.by_id(session, job_id)
     if job is None or not (principal.is_admin or job.owner == principal.actor):
         raise NotFound(f"No export job {job_id}.", code="EXPORT_NOT_FOUND")
+    if not _covered(principal.visibility, job):
+        raise NotFound(f"No export job {job_id}.", code="EXPORT_NOT_FOUND")
     return job
+
+
+def _covered(now: Visibility, job: ExportJob) -> bool:
+    """Whether what the job was made to see is still within what the reader sees."""
+    if job.sees_sensitive and not now.sees_sensitive:
+        return False
+    if now.application_ids is None:
+        return True
+    return job.application_ids is not None and set(job.application_ids) <= now.application_ids
 
 
 async def page(
