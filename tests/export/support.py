@@ -14,6 +14,7 @@ from audittrail.integrity.hashing import leaf_hash
 from audittrail.integrity.manifest import Manifest, verify_manifest
 from audittrail.integrity.verify import verify_checkpoint
 from audittrail.log import checkpointer
+from tests.helpers import RECORDS, create_application, post_record, query_problem
 
 EXPORT = "/api/audit-trail/export"
 
@@ -55,3 +56,87 @@ def read_ndjson(app: FastAPI, content: bytes) -> NdjsonExport:
 
 def line_leaf_hash(line: bytes) -> bytes:
     return leaf_hash(line.rstrip(b"\n"))
+
+
+# docs/export.md, "CSV": the columns, in this order (what the tests expect, not the code's list).
+COLUMNS = [
+    "id",
+    "seq",
+    "created_at",
+    "event_type",
+    "category",
+    "summary",
+    "severity",
+    "actor",
+    "application_id",
+    "application_key",
+    "entity_type",
+    "entity_id",
+    "ip_address",
+    "source",
+    "params",
+    "metadata",
+]
+
+
+# Bad inputs that GET /export and POST /exports refuse alike, with their exact answers.
+REFUSED: list[tuple[dict[str, str], int, Any]] = [
+    (
+        {"format": "csv", "params_as_columns": "true"},
+        422,
+        query_problem("params_as_columns", "needs application_id or application_key."),
+    ),
+    ({"bom": "true"}, 422, query_problem("bom", "applies to format=csv only.")),
+    (
+        {"format": "pack", "registered_params_only": "true"},
+        422,
+        query_problem(
+            "registered_params_only", "does not apply to packs: they hold records' exact bytes."
+        ),
+    ),
+    (
+        {"tree_size": "123456"},
+        404,
+        {
+            "error": {
+                "code": "CHECKPOINT_NOT_FOUND",
+                "message": "No signed checkpoint of tree size 123456; see "
+                "/api/audit-trail/log/checkpoints.",
+            }
+        },
+    ),
+    (
+        {"severities": "loud"},
+        422,
+        query_problem("severities", "'loud' is not one of critical, high, medium, low, none."),
+    ),
+]
+
+
+async def export_records(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The system records of exports, newest first."""
+    response = await client.get(RECORDS, params={"event_types": "export.created"})
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()["records"]
+    return records
+
+
+async def shop(client: httpx.AsyncClient) -> None:
+    await create_application(
+        client,
+        "shop",
+        params=[
+            {"key": "amount", "type": "number"},
+            {"key": "card", "type": "string", "sensitive": True},
+        ],
+    )
+    for number, severity in enumerate(["low", "high", "critical", "medium"]):
+        await post_record(
+            client,
+            application_key="shop",
+            event_type="order.placed" if number % 2 == 0 else "order.refunded",
+            severity=severity,
+            summary=f"Order {number}",
+            params={"amount": number * 10, "card": f"4242-{number}"},
+        )
+    await post_record(client, event_type="loose.end", summary="No application")

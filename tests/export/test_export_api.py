@@ -16,28 +16,18 @@ from fastapi import FastAPI
 
 from audittrail.integrity.manifest import verify_export, verify_manifest
 from audittrail.integrity.verify import VerificationError
-from tests.export.support import EXPORT, checkpoint_now, export, read_ndjson
+from tests.export.support import (
+    COLUMNS,
+    EXPORT,
+    REFUSED,
+    checkpoint_now,
+    export,
+    export_records,
+    read_ndjson,
+    shop,
+)
 from tests.helpers import RECORDS, create_application, post_record, query_problem
 from tests.search.support import key_client
-
-COLUMNS = [
-    "id",
-    "seq",
-    "created_at",
-    "event_type",
-    "category",
-    "summary",
-    "severity",
-    "actor",
-    "application_id",
-    "application_key",
-    "entity_type",
-    "entity_id",
-    "ip_address",
-    "source",
-    "params",
-    "metadata",
-]
 
 
 async def log_entries(client: httpx.AsyncClient) -> dict[int, bytes]:
@@ -46,35 +36,6 @@ async def log_entries(client: httpx.AsyncClient) -> dict[int, bytes]:
     assert response.status_code == 200, response.text
     lines = response.content.splitlines()
     return {orjson.loads(line)["seq"]: line for line in lines}
-
-
-async def export_records(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    """The system records of exports, newest first."""
-    response = await client.get(RECORDS, params={"event_types": "export.created"})
-    assert response.status_code == 200, response.text
-    records: list[dict[str, Any]] = response.json()["records"]
-    return records
-
-
-async def shop(client: httpx.AsyncClient) -> None:
-    await create_application(
-        client,
-        "shop",
-        params=[
-            {"key": "amount", "type": "number"},
-            {"key": "card", "type": "string", "sensitive": True},
-        ],
-    )
-    for number, severity in enumerate(["low", "high", "critical", "medium"]):
-        await post_record(
-            client,
-            application_key="shop",
-            event_type="order.placed" if number % 2 == 0 else "order.refunded",
-            severity=severity,
-            summary=f"Order {number}",
-            params={"amount": number * 10, "card": f"4242-{number}"},
-        )
-    await post_record(client, event_type="loose.end", summary="No application")
 
 
 async def test_ndjson_lines_are_the_logs_leaves_and_the_manifest_signs_them(
@@ -322,45 +283,16 @@ async def test_who_may_export(app: FastAPI, client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "body"),
     [
-        (
-            {"format": "csv", "params_as_columns": "true"},
-            422,
-            query_problem("params_as_columns", "needs application_id or application_key."),
-        ),
+        *REFUSED,
         (
             {"format": "ndjson", "params_as_columns": "true", "application_key": "x"},
             422,
             query_problem("params_as_columns", "applies to format=csv only."),
         ),
-        ({"bom": "true"}, 422, query_problem("bom", "applies to format=csv only.")),
         (
             {"manifest": "true"},
             422,
             query_problem("manifest", "applies to format=csv: NDJSON and packs carry theirs."),
-        ),
-        (
-            {"format": "pack", "registered_params_only": "true"},
-            422,
-            query_problem(
-                "registered_params_only",
-                "does not apply to packs: they hold records' exact bytes.",
-            ),
-        ),
-        (
-            {"tree_size": "123456"},
-            404,
-            {
-                "error": {
-                    "code": "CHECKPOINT_NOT_FOUND",
-                    "message": "No signed checkpoint of tree size 123456; see "
-                    "/api/audit-trail/log/checkpoints.",
-                }
-            },
-        ),
-        (
-            {"severities": "loud"},
-            422,
-            query_problem("severities", "'loud' is not one of critical, high, medium, low, none."),
         ),
     ],
 )

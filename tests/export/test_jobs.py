@@ -29,9 +29,16 @@ from audittrail.integrity.pack import verify_pack
 from audittrail.records.export import job_runner, jobs, parameters, reader
 from tests.auth.conftest import MovableClock, moved_clock  # noqa: F401  (a fixture)
 from tests.conftest import ADMIN_KEY, make_client
-from tests.export.support import EXPORT, checkpoint_now, export, read_ndjson
-from tests.export.test_export_api import export_records, shop
-from tests.helpers import create_application, post_record, query_problem
+from tests.export.support import (
+    EXPORT,
+    REFUSED,
+    checkpoint_now,
+    export,
+    export_records,
+    read_ndjson,
+    shop,
+)
+from tests.helpers import create_application, post_record
 from tests.search.support import key_client
 
 EXPORTS = "/api/audit-trail/exports"
@@ -462,36 +469,7 @@ async def test_a_job_that_cannot_be_written_fails_with_its_reason(
 @pytest.mark.parametrize(
     ("params", "status", "body"),
     [
-        (
-            {"format": "csv", "params_as_columns": "true"},
-            422,
-            query_problem("params_as_columns", "needs application_id or application_key."),
-        ),
-        ({"bom": "true"}, 422, query_problem("bom", "applies to format=csv only.")),
-        (
-            {"format": "pack", "registered_params_only": "true"},
-            422,
-            query_problem(
-                "registered_params_only",
-                "does not apply to packs: they hold records' exact bytes.",
-            ),
-        ),
-        (
-            {"tree_size": "123456"},
-            404,
-            {
-                "error": {
-                    "code": "CHECKPOINT_NOT_FOUND",
-                    "message": "No signed checkpoint of tree size 123456; see "
-                    "/api/audit-trail/log/checkpoints.",
-                }
-            },
-        ),
-        (
-            {"severities": "loud"},
-            422,
-            query_problem("severities", "'loud' is not one of critical, high, medium, low, none."),
-        ),
+        *REFUSED,
         (
             {"format": "xml"},
             422,

@@ -16,29 +16,11 @@ from sqlalchemy.orm import selectinload
 from audittrail.db.engine import Database
 from audittrail.db.models import Record
 from audittrail.log.append import AppendedRecord
+from tests.export.support import COLUMNS
 
 IMPORTS = "/api/audit-trail/imports"
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
-# docs/export.md, "CSV": the columns, in this order.
-COLUMNS = (
-    "id",
-    "seq",
-    "created_at",
-    "event_type",
-    "category",
-    "summary",
-    "severity",
-    "actor",
-    "application_id",
-    "application_key",
-    "entity_type",
-    "entity_id",
-    "ip_address",
-    "source",
-    "params",
-    "metadata",
-)
 MANIFEST_LINE = {"checkpoint": "origin\n1\nroot\n\n— key sig\n", "manifest": "audittrail ..."}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audittrail.records.imports import CSV, NDJSON, ImportFile
-from tests.imports.support import COLUMNS, csv_file, exported, ndjson_file
+from tests.export.support import COLUMNS
+from tests.imports.support import csv_file, exported, ndjson_file
 
 HEADER = ",".join(COLUMNS).encode() + b"\r\n"
 bodies = st.one_of(

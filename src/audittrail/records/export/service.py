@@ -97,9 +97,9 @@ class Export:
             for row in page:
                 self.masked = self.masked or shown.masks(row)
                 shown.apply(row)
-                seq = row["seq"]
-                self.first_seq = seq if self.first_seq is None else min(self.first_seq, seq)
-                self.last_seq = seq if self.last_seq is None else max(self.last_seq, seq)
+            seqs = [row["seq"] for row in page]
+            self.first_seq = min(seqs if self.first_seq is None else [self.first_seq, *seqs])
+            self.last_seq = max(seqs if self.last_seq is None else [self.last_seq, *seqs])
             self.records += len(page)
             yield page
 
