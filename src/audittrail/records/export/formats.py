@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from audittrail.integrity.canonical import canonical_json, leaf_time, record_leaf_bytes
+from audittrail.integrity.canonical import (
+    LEAF_FIELDS,
+    canonical_json,
+    leaf_time,
+    record_leaf_bytes,
+)
 
 BOM = "\ufeff".encode()
 
@@ -33,27 +38,11 @@ def attachment(export_format: Format, tree_size: int) -> str:
     return f'attachment; filename="audittrail-export-{tree_size}.{EXTENSIONS[export_format]}"'
 
 
-COLUMNS = (
-    "id",
-    "seq",
-    "created_at",
-    "event_type",
-    "category",
-    "summary",
-    "severity",
-    "actor",
-    "application_id",
-    "application_key",
-    "entity_type",
-    "entity_id",
-    "ip_address",
-    "source",
-    "params",
-    "metadata",
-)
-PARAM_COLUMN = "param."
-# The columns that hold JSON: in CSV as their RFC 8785 text.
+# The columns that hold JSON: in CSV as their RFC 8785 text, last.
 JSON_COLUMNS = ("params", "metadata")
+# The leaf's fields, in the leaf's order but for the JSON ones, which end a CSV row.
+COLUMNS = (*(name for name in LEAF_FIELDS if name not in JSON_COLUMNS), *JSON_COLUMNS)
+PARAM_COLUMN = "param."
 
 # What a spreadsheet reads as the start of a formula, and the quote that disarms it (and is
 # itself doubled, so that an importer can take exactly one off).
