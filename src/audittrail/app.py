@@ -18,8 +18,6 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.responses import Response
 
 from audittrail import logs, runtime, throttle
 from audittrail.applications.routes import router as applications_router
@@ -46,6 +44,8 @@ from audittrail.records.routes import router as records_router
 from audittrail.records.stats.routes import router as stats_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
+from audittrail.web import routes as web
+from audittrail.web.routes import Assets
 
 DESCRIPTION = """
 A verifiable audit trail. Applications post records ("who did what, to which entity,
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, responses=ERROR_RESPONSES, dependencies=[JSON_BODIES])
     _document_ingest(app)
     _serve_docs(app)
+    web.install(app)
     return app
 
 
@@ -175,19 +176,10 @@ SWAGGER_PATH = "/static/swagger"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
-class _Assets(StaticFiles):
-    """Versioned with the package: a browser may keep them a day."""
-
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers.setdefault("Cache-Control", "public, max-age=86400")
-        return response
-
-
 def _serve_docs(app: FastAPI) -> None:
     """Swagger UI at /docs from the package's own copy, under a policy that admits its one
     inline script (the page FastAPI writes) by hash, and no other."""
-    app.mount(SWAGGER_PATH, _Assets(directory=SWAGGER_ASSETS), name="swagger")
+    app.mount(SWAGGER_PATH, Assets(directory=SWAGGER_ASSETS), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:

@@ -1,0 +1,111 @@
+"""The records page: the record list's filters, a dense table, "load more" by cursor, live tail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from audittrail.access import APPLICATIONS_READ, Principal, RecordsReader
+from audittrail.applications import service as applications
+from audittrail.db.models import Application
+from audittrail.deps import ReadSession
+from audittrail.pagination import Pages
+from audittrail.records import query as q
+from audittrail.records import service as records
+from audittrail.records.filters import record_query
+from audittrail.records.routes import to_response
+from audittrail.records.schemas import RecordResponse, Severity
+from audittrail.web.templating import render, render_fragment
+
+router = APIRouter(include_in_schema=False)
+
+# The filters a page carries in its URL, as the API names them: a link to a page is a view.
+FILTERS = (
+    "search",
+    "event_types",
+    "categories",
+    "actors",
+    "severities",
+    "entity_type",
+    "entity_id",
+    "date_from",
+    "date_to",
+    "application_id",
+    "application_key",
+    "param_filters",
+    "metadata",
+    "sort_by",
+    "sort_dir",
+)
+# Where the date fields of the form came from (static/app.js turns them into date_from/date_to).
+VIEW_ONLY = ("preset", "from_day", "to_day")
+NEXT_CURSOR = "X-Next-Cursor"
+
+
+def view_filters(request: Request) -> dict[str, Any]:
+    """The page's filters as given, for the form, the links and the export of this view."""
+    params = request.query_params
+    view: dict[str, Any] = {name: params.get(name, "") for name in FILTERS + VIEW_ONLY}
+    view["metadata"] = params.getlist("metadata")
+    return view
+
+
+async def visible_applications(session: ReadSession, principal: Principal) -> list[Application]:
+    """The applications a reader may pick from (none for one who may not list them)."""
+    if not principal.holds(APPLICATIONS_READ):
+        return []
+    found, _ = await applications.page(
+        session, principal.visibility, include_archived=False, offset=0, limit=200
+    )
+    return found
+
+
+async def _page(
+    session: ReadSession, query: q.RecordQuery, pages: Pages
+) -> tuple[list[RecordResponse], str | None, int]:
+    found = await records.search(session, query, offset=0, limit=pages.page_size)
+    visible = found.visible_params
+    shown = [
+        to_response(r, None if visible is None else visible.get(r.application_id or "", set()))
+        for r in found.records
+    ]
+    return shown, found.next_cursor, found.total
+
+
+@router.get("/records", response_class=HTMLResponse)
+async def records_page(
+    request: Request,
+    principal: RecordsReader,
+    query: Annotated[q.RecordQuery, Depends(record_query)],
+    pages: Pages,
+    session: ReadSession,
+) -> HTMLResponse:
+    shown, next_cursor, total = await _page(session, query, pages)
+    return render(
+        request,
+        "records.html",
+        principal,
+        records=shown,
+        next_cursor=next_cursor,
+        total=total,
+        view=view_filters(request),
+        applications=await visible_applications(session, principal),
+        severities=[severity.value for severity in Severity],
+        sort_fields=[field.value for field in q.SortField],
+    )
+
+
+@router.get("/records/rows", response_class=HTMLResponse)
+async def record_rows(
+    _: RecordsReader,
+    query: Annotated[q.RecordQuery, Depends(record_query)],
+    pages: Pages,
+    session: ReadSession,
+) -> HTMLResponse:
+    """The rows of a page of the view, for "load more" and the live tail; the next page's cursor
+    in X-Next-Cursor."""
+    shown, next_cursor, _total = await _page(session, query, pages)
+    rows = render_fragment("record_rows.html", records=shown)
+    return HTMLResponse(rows, headers={NEXT_CURSOR: next_cursor} if next_cursor else {})

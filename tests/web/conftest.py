@@ -1,0 +1,70 @@
+"""Fixtures of the viewer's tests: one real server per database for all of them, a real Chromium.
+
+The server runs on both databases (a fresh PostgreSQL database of its own); tests add what
+they need and never count on being alone in it (other tests' records are there too). The
+browser is Debian's chromium, driven by Playwright for Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.conftest import new_postgres_database, skip_without_postgres
+from tests.crash.support import Server
+from tests.web.support import CHROMIUM, Site, seed, sign_in_as_admin
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    directory = tmp_path_factory.mktemp("web")
+    sqlite = contextlib.nullcontext(f"sqlite:///{directory / 'audittrail.db'}")
+    with new_postgres_database() if request.param == "postgresql" else sqlite as url:
+        if url is None:
+            skip_without_postgres()
+        server = Server(url, directory, {"AUDITTRAIL_CHECKPOINT_INTERVAL": "0.2"})
+        server.start()
+        try:
+            site = Site(server, request.param)
+            seed(site)
+            yield site
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def admin(context: BrowserContext, site: Site) -> Page:
+    """A page signed in as the bootstrap admin."""
+    sign_in_as_admin(context, site)
+    return context.new_page()
