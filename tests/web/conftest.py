@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -19,6 +21,7 @@ from tests.crash.support import Server
 from tests.web.support import CHROMIUM, Site, seed, sign_in_as_admin
 
 TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -27,7 +30,8 @@ def site(
 ) -> Iterator[Site]:
     directory = tmp_path_factory.mktemp("web")
     sqlite = contextlib.nullcontext(f"sqlite:///{directory / 'audittrail.db'}")
-    with new_postgres_database() if request.param == "postgresql" else sqlite as url:
+    postgres = _off_the_loop(new_postgres_database())
+    with postgres if request.param == "postgresql" else sqlite as url:
         if url is None:
             skip_without_postgres()
         server = Server(url, directory, {"AUDITTRAIL_CHECKPOINT_INTERVAL": "0.2"})
@@ -38,6 +42,18 @@ def site(
             yield site
         finally:
             server.stop()
+
+
+@contextlib.contextmanager
+def _off_the_loop(manager: contextlib.AbstractContextManager[T]) -> Iterator[T]:
+    """Enter and leave the context in a thread of its own: it runs asyncio.run, which cannot
+    run inside Playwright's sync API (an event loop of its own in this thread)."""
+    with ThreadPoolExecutor(1) as thread:
+        value = thread.submit(manager.__enter__).result()
+        try:
+            yield value
+        finally:
+            thread.submit(manager.__exit__, None, None, None).result()
 
 
 @pytest.fixture(scope="session")

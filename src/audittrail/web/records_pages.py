@@ -90,6 +90,7 @@ async def records_page(
         records=shown,
         next_cursor=next_cursor,
         total=total,
+        page_size=pages.page_size,
         view=view_filters(request),
         applications=await visible_applications(session, principal),
         severities=[severity.value for severity in Severity],
