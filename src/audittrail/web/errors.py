@@ -1,5 +1,6 @@
 """Errors on a page are pages: the API's own error handlers decide status, code and message, and
-for a page the envelope they answer is shown as HTML instead (a 401 as a redirect to sign in)."""
+for a browser asking for a page the envelope they answer is shown as HTML instead (a 401 as a
+redirect to sign in)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ NOT_PAGES = ("/api/", "/static/", "/docs", "/openapi.json")
 
 
 def is_page(request: Request) -> bool:
-    return not request.url.path.startswith(NOT_PAGES)
+    """Whether the error answers a browser asking for a page (which says it takes text/html):
+    a client of the API, or anything else, gets the error envelope as ever."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    return wants_html and not request.url.path.startswith(NOT_PAGES)
 
 
 def sign_in_url(request: Request) -> str:

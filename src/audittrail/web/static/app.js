@@ -59,6 +59,7 @@ function formBody(form) {
     const raw = element.value;
     if (raw === "" && element.dataset.keepEmpty === undefined) continue;
     if (type === "number") body[name] = Number(raw);
+    else if (type === "bool") body[name] = raw === "true";
     else if (type === "json") {
       try { body[name] = JSON.parse(raw); } catch (_) { body[name] = raw; }
     } else if (type === "list") body[name] = raw.split(",").map((s) => s.trim()).filter(Boolean);
