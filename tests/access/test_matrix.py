@@ -277,6 +277,25 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{LOG}/tlog/checkpoint"): Row(PUBLIC, 200, fixed(f"{LOG}/tlog/checkpoint")),
     ("GET", f"{LOG}/tlog/tile/entries/{{bundle_path:path}}"): Row("log:read", 200, entry_bundle),
     ("GET", f"{LOG}/tlog/tile/{{tile_path:path}}"): Row(PUBLIC, 200, hash_tile),
+    # The viewer's pages (web/): the same rules as the API they show. Asked as here, by a client
+    # that does not ask for HTML, a page answers the API's error envelope; a browser gets a
+    # page, or a redirect to sign in (tests/web/test_access.py).
+    ("GET", "/login"): Row(PUBLIC, 200, fixed("/login")),
+    ("GET", "/"): Row(SIGNED_IN, 200, fixed("/")),
+    ("GET", "/records"): Row("records:read", 200, fixed("/records")),
+    ("GET", "/records/rows"): Row("records:read", 200, fixed("/records/rows")),
+    ("GET", "/records/{record_id}"): Row(
+        "records:read", 200, on_record("/records/{record}"), bound={"shop": 404}
+    ),
+    ("GET", "/stats"): Row("stats:read", 200, fixed("/stats")),
+    ("GET", "/analytics"): Row("stats:read", 200, fixed("/analytics")),
+    ("GET", "/applications"): Row("applications:read", 200, fixed("/applications")),
+    ("GET", "/applications/new"): Row("applications:write", 200, fixed("/applications/new")),
+    ("GET", "/applications/{app}"): Row(
+        "applications:read", 200, fixed("/applications/billing"), bound={"shop": 404}
+    ),
+    ("GET", "/api-keys"): Row("admin", 200, fixed("/api-keys")),
+    ("GET", "/users"): Row("admin", 200, fixed("/users")),
     # The API's own description.
     ("GET", "/openapi.json"): Row(PUBLIC, 200, fixed("/openapi.json")),
     ("GET", "/docs"): Row(PUBLIC, 200, fixed("/docs")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,30 @@ def screenshots(page: Page, site: Site, name: str) -> None:
             page.screenshot(path=SCREENSHOTS / f"{name}-{width_name}-{scheme}.png")
     page.set_viewport_size(size)
     page.emulate_media(color_scheme="light")
+
+
+# Stats, analytics, dashboard.
+
+
+def covered_by_checkpoint(site: Site, seconds: float = 10.0) -> int:
+    """The log's size, once a signed checkpoint covers all of it (the server signs every 0.2 s):
+    a page that verifies the newest records then finds none awaiting."""
+    deadline = time.monotonic() + seconds
+    with site.api() as api:
+        while True:
+            size: int = api.get("/api/audit-trail/log/head").json()["tree_size"]
+            note = api.get("/api/audit-trail/log/checkpoint")
+            if note.status_code == 200 and int(note.text.split("\n")[1]) >= size:
+                return size
+            assert time.monotonic() < deadline, f"no checkpoint covered {size} records in time"
+            time.sleep(0.05)
+
+
+def check_accessible_narrow(page: Page) -> None:
+    """check_accessible at 390 px wide too, where charts and tables scroll sideways, with the
+    tables behind <details> open."""
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    size = page.viewport_size or {"width": 1280, "height": 900}
+    page.set_viewport_size({"width": 390, "height": 844})
+    check_accessible(page)
+    page.set_viewport_size(size)
