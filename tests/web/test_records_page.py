@@ -84,6 +84,20 @@ def test_a_date_preset_puts_the_range_in_the_url(admin: Page, site: Site) -> Non
     expect(admin.get_by_text("No records match these filters.")).to_be_visible()
 
 
+def test_a_linked_range_is_kept_when_the_filters_change(admin: Page, site: Site) -> None:
+    start, end = "2000-01-01T00:00:00Z", "2099-12-31T23:59:59Z"
+    admin.goto(f"/records?date_from={start}&date_to={end}")
+    expect(admin.get_by_label("Time")).to_have_value("linked")
+    admin.get_by_label("high").check()
+    admin.get_by_role("button", name="Apply").click()
+    expect(admin).to_have_url(re.compile(r"severities=high"))
+    query = query_of(admin)
+    assert (query["date_from"], query["date_to"]) == ([start], [end])
+    assert "preset" not in query
+    stats = admin.get_by_role("link", name="Stats of this view")
+    assert parse_qs(urlsplit(stats.get_attribute("href") or "").query) == query
+
+
 def test_load_more_follows_the_cursor(admin: Page, site: Site) -> None:
     admin.goto("/records?event_types=invoice.refunded&page_size=4")
     rows = admin.locator(ROWS)

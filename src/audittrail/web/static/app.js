@@ -144,10 +144,6 @@ function presetRange(preset) {
   }
   return null;
 }
-function dayInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-}
 
 function setUpFilters(form) {
   const preset = form.querySelector("[data-preset]");
@@ -161,7 +157,11 @@ function setUpFilters(form) {
     const severities = data.getAll("severity");
     data.delete("severity");
     data.set("severities", severities.join(","));
-    data.delete("date_from"); data.delete("date_to");
+    if (preset.value === "linked") {
+      data.delete("preset");  // a range a link gave (a bar of the stats): kept as it is
+    } else {
+      data.delete("date_from"); data.delete("date_to");
+    }
     const range = presetRange(preset.value);
     if (range) {
       data.set("date_from", range[0].toISOString());
@@ -170,7 +170,9 @@ function setUpFilters(form) {
     } else if (preset.value === "custom") {
       if (data.get("from_day")) data.set("date_from", new Date(data.get("from_day") + "T00:00:00").toISOString());
       if (data.get("to_day")) data.set("date_to", new Date(data.get("to_day") + "T23:59:59.999").toISOString());
-    } else { data.delete("from_day"); data.delete("to_day"); }
+    } else {
+      data.delete("from_day"); data.delete("to_day");
+    }
     if (data.get("sort_by") === "created_at") data.delete("sort_by");
     if (data.get("sort_dir") === "desc") data.delete("sort_dir");
     const query = new URLSearchParams();
