@@ -56,8 +56,10 @@ def _off_the_loop(manager: contextlib.AbstractContextManager[T]) -> Iterator[T]:
             thread.submit(manager.__exit__, None, None, None).result()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: while Playwright's sync API runs, its event loop is this thread's running
+    loop, and no async test (nor asyncio.run) can run here, whichever module comes next."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     with sync_playwright() as playwright:

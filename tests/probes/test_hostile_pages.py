@@ -1,4 +1,5 @@
-"""Hostile query strings and cookies against every page: never a 5xx, never an unescaped echo.
+"""Hostile query strings and cookies against every page of the viewer (web/): never a 5xx,
+never an unescaped echo.
 
 The fuzz run (tests/fuzz) covers the API through its OpenAPI document, where pages are not;
 this is the same check for them, in-process, as the admin (who may open every page) and as a
