@@ -89,21 +89,15 @@ class RecordsLinks:
         return "/records?" + query_string({**self.view, **changes})
 
     def within(self, start: datetime, end: datetime, **changes: Any) -> str:
-        """The records of [start, end) that the page's own range holds too. The form of
-        /records shows the local days (a custom range)."""
+        """The records of [start, end) that the page's own range holds too (the form of
+        /records keeps that range "as linked" when other filters change)."""
         if self.query.date_from is not None:
             start = max(start, self.query.date_from)
         last = end - timedelta.resolution
         if self.query.date_to is not None:
             last = min(last, self.query.date_to)
-        return self.to(
-            date_from=iso(start),
-            date_to=iso(last),
-            preset="custom",
-            from_day=start.astimezone(self.tz).date().isoformat(),
-            to_day=last.astimezone(self.tz).date().isoformat(),
-            **changes,
-        )
+        unset = dict.fromkeys(VIEW_ONLY, "")  # not a preset of the form's: the bar's range
+        return self.to(**unset, date_from=iso(start), date_to=iso(last), **changes)
 
     def bucket(self, start: datetime, bucket: b.Bucket, **changes: Any) -> str:
         utc = start.astimezone(UTC)
