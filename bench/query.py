@@ -49,7 +49,13 @@ POSTs before cloning. Reported: seconds per batch; the per-round ratios with/wit
 (seconds per batch of "all" over "no_search", and over "none"), their median the figure
 judged (search index: at most 1.25); single POSTs' p99 over all rounds (< 50 ms, "all").
 
+Sections (--sections, default list,stats): "list" is the above; "stats" is
+bench/stats_shapes.py's (and the rollups' ingest cost); "export" bench/export_shapes.py's;
+"pages" bench/page_shapes.py's (issue 16: the web viewer's pages, each against its API call and
+/login, on the same seeded database and the list's picked values).
+
     .venv/bin/python -m bench.query [--records N] [--quick] [--rounds R] [--databases ...]
+                                    [--sections list,stats,export,pages]
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench import common, export_shapes, stats_shapes
+from bench import common, export_shapes, page_shapes, stats_shapes
 from bench import ingest_support as support
 from bench.ingest_support import Server
 
@@ -1007,6 +1013,8 @@ def one_database(kind: str, options: Options) -> dict[str, Any]:
                     results["export"] = export_shapes.measure(
                         client, server, sql, folder, EXPORT_ROUNDS
                     )
+                if "pages" in options.sections:
+                    results["pages"] = measure_pages(kind, client, sql, shapes, options.rounds)
             finally:
                 sql.close()
             measures_ingest = bool({"list", "stats"} & set(options.sections))
@@ -1029,6 +1037,15 @@ def measure_stats(
     words = [s.params["search"] for s in shapes if s.name == "search_common_word"]
     stats = stats_shapes.pick(kind, client, sql, words[0] if words else None)
     return stats_shapes.measure(kind, client, stats, rounds)
+
+
+def measure_pages(
+    kind: str, client: httpx.Client, sql: Sql, shapes: list[Shape], rounds: int
+) -> dict[str, Any]:
+    """bench/page_shapes.py's pages; the records pages' values, the list's shapes'."""
+    common.log(f"{kind}: picking the pages")
+    pages = page_shapes.pick(client, sql, shapes)
+    return page_shapes.measure(kind, client, pages, rounds)
 
 
 def postgres_on(url: str, sql_text: str) -> None:
@@ -1117,6 +1134,8 @@ def targets(results: dict[str, Any], databases: Sequence[str]) -> dict[str, Any]
             judged |= stats_shapes.targets(kind, results[kind]["stats"])
         if "export" in results[kind]:
             judged |= export_shapes.targets(kind, results[kind]["export"])
+        if "pages" in results[kind]:
+            judged |= page_shapes.targets(kind, results[kind]["pages"])
         ingest = results[kind].get("ingest")
         if ingest is None:
             continue
@@ -1162,12 +1181,13 @@ def main() -> None:
         default="list,stats",
         help="what to measure: list (the record list's shapes, and its indexes' ingest cost), "
         "stats (statistics and analytics, and the rollups' ingest cost), export (exports, packs "
-        "and import: bench/export_shapes.py); default list,stats",
+        "and import: bench/export_shapes.py), pages (the web viewer's pages against their API "
+        "calls: bench/page_shapes.py); default list,stats",
     )
     parsed = arguments.parse_args()
     sections = tuple(part.strip() for part in parsed.sections.split(",") if part.strip())
-    if not sections or not set(sections) <= {"list", "stats", "export"}:
-        arguments.error("--sections takes list, stats, export or several, comma-separated")
+    if not sections or not set(sections) <= {"list", "stats", "export", "pages"}:
+        arguments.error("--sections takes list, stats, export, pages or several, comma-separated")
     records = parsed.records
     if parsed.quick and records == DEFAULT_RECORDS:
         records = QUICK_RECORDS

@@ -98,6 +98,24 @@ def test_a_linked_range_is_kept_when_the_filters_change(admin: Page, site: Site)
     assert parse_qs(urlsplit(stats.get_attribute("href") or "").query) == query
 
 
+def test_registered_params_only_hides_the_others(admin: Page, site: Site) -> None:
+    unregistered = site.post_record(
+        application_key="identity", summary="With a param not registered", params={"extra": 1}
+    )
+    admin.goto("/records?search=registered")
+    admin.locator("summary", has_text="More filters").click()
+    admin.get_by_label("Registered params only").check()
+    admin.get_by_role("button", name="Apply").click()
+    expect(admin).to_have_url(re.compile(r"registered_params_only=true"))
+    expect(admin.get_by_label("Registered params only")).to_be_checked()
+    expect(admin.get_by_role("link", name="Evidence pack")).to_have_count(0)  # packs hold all
+    with admin.expect_download() as download:
+        admin.get_by_role("link", name="NDJSON", exact=True).click()
+    lines = [json.loads(line) for line in download.value.path().read_text().splitlines()]
+    exported = [line for line in lines if line.get("id") == unregistered["id"]]
+    assert exported and "extra" not in exported[0]["params"]
+
+
 def test_load_more_follows_the_cursor(admin: Page, site: Site) -> None:
     admin.goto("/records?event_types=invoice.refunded&page_size=4")
     rows = admin.locator(ROWS)

@@ -36,6 +36,7 @@ FILTERS = (
     "application_key",
     "param_filters",
     "metadata",
+    "registered_params_only",
     "sort_by",
     "sort_dir",
 )
