@@ -72,7 +72,9 @@ bench-ingest: install
 # that `audittrail seed` writes into each database, and what the search index (and 0007's other
 # new indexes) cost batch ingest, in the same run. `BENCH_QUERY_ARGS=--quick` for a 3-minute
 # smoke run on 50,000 records, `--records 10000000` for ten million, `--sections export` for
-# issue 15's exports, packs and import (about 10 minutes a database). Quiet: stdout is the JSON.
+# issue 15's exports, packs and import (about 10 minutes a database), `--sections pages` for
+# issue 16's viewer pages against their API calls (about 5 minutes a database, most of it the
+# seed). Quiet: stdout is the JSON.
 .PHONY: bench-query
 bench-query: install
 	@$(BIN)/python -m bench.query $(BENCH_QUERY_ARGS)

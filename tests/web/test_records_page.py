@@ -139,6 +139,24 @@ def test_live_tail_shows_new_records_without_reload(admin: Page, site: Site) -> 
     expect(admin.locator(ROWS).first).to_have_attribute("data-id", created["id"])
 
 
+def test_live_tail_leaves_no_gap_after_a_burst_larger_than_a_page(
+    admin: Page, site: Site
+) -> None:
+    marker = f"burst{uuid.uuid4().hex[:8]}"
+    first = site.post_record(summary=f"Before the burst {marker}")
+    admin.goto(f"/records?search={marker}&page_size=3")
+    expect(admin.locator(ROWS)).to_have_count(1)
+    admin.get_by_label("Live tail").check()
+    burst = [site.post_record(summary=f"Burst {number} {marker}") for number in range(8)]
+    expect(admin.locator(ROWS)).to_have_count(9)
+    shown = [row.get_attribute("data-id") for row in admin.locator(ROWS).all()]
+    assert shown == [r["id"] for r in reversed(burst)] + [first["id"]]
+    other = site.post_record(summary="Not in this view")
+    late = site.post_record(summary=f"Later {marker}")
+    expect(admin.locator(ROWS).first).to_have_attribute("data-id", late["id"])
+    expect(admin.locator(f'tr[data-id="{other["id"]}"]')).to_have_count(0)
+
+
 def test_the_export_links_carry_the_view(admin: Page, site: Site) -> None:
     admin.goto("/records?severities=high&search=refunded")
     for name, format_ in (("CSV", "csv"), ("NDJSON", "ndjson"), ("Evidence pack", "pack")):

@@ -37,7 +37,15 @@ def test_a_wrong_password_is_said_on_the_form(page: Page, site: Site) -> None:
 
 
 def test_sign_in_never_sends_anyone_to_another_site(page: Page, site: Site) -> None:
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "%2F%09%2Fevil.example%2F",  # a tab, which the browser drops: "//evil.example/"
+        "%2F%0A%2Fevil.example%2F",
+        "%2F%0D%2Fevil.example%2F",
+        "javascript:alert(1)",
+    ):
         page.context.clear_cookies()
         page.goto(f"/login?next={target}")
         sign_in_with_form(page, ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -38,16 +38,20 @@ async def page(
     offset: int,
     limit: int,
     param_types: dict[str, ParamType],
-) -> tuple[list[Record], int, bool]:
-    """One page of records, the total matching the filters, and whether more follow."""
+    counted: bool = True,
+) -> tuple[list[Record], int | None, bool]:
+    """One page of records, the total matching the filters (None if not ``counted``: a count
+    can cost more than the page), and whether more follow."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and query.search is not None and _searched_alone(query):
         fts5_query = full_text.fts5_query(query.search)
         if fts5_query is not None:
-            return await _fts5_page(session, query, fts5_query, offset=offset, limit=limit)
+            return await _fts5_page(
+                session, query, fts5_query, offset=offset, limit=limit, counted=counted
+            )
     where = q.conditions(query, dialect, param_types)
-    total = await _total(session, query, where)
-    if query.cursor is None and offset >= total:
+    total = await _total(session, query, where) if counted else None
+    if query.cursor is None and total is not None and offset >= total:
         # Past the end: nothing to read, and an offset past any 64-bit count never reaches SQL.
         return [], total, False
     statement = (
@@ -73,14 +77,22 @@ def _searched_alone(query: q.RecordQuery) -> bool:
 
 
 async def _fts5_page(
-    session: AsyncSession, query: q.RecordQuery, fts5_query: str, *, offset: int, limit: int
-) -> tuple[list[Record], int, bool]:
+    session: AsyncSession,
+    query: q.RecordQuery,
+    fts5_query: str,
+    *,
+    offset: int,
+    limit: int,
+    counted: bool,
+) -> tuple[list[Record], int | None, bool]:
     """SQLite, a search alone, by time: the total and the page's seqs straight from the FTS5
     index, whose rowids are the seqs, in their order (time never runs backwards along the log,
     so seq order is the list's). As a condition on records, SQLite would gather every match and
     sort them: 240 ms for a word in 90% of 300,000 records, against 0.1 ms."""
-    total = (await session.execute(full_text.fts5_count(fts5_query))).scalar_one()
-    if query.cursor is None and offset >= total:
+    total = None
+    if counted:
+        total = (await session.execute(full_text.fts5_count(fts5_query))).scalar_one()
+    if query.cursor is None and total is not None and offset >= total:
         return [], total, False
     seqs = full_text.fts5_seqs(fts5_query)
     seq = fts5.TABLE.c.rowid

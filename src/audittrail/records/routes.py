@@ -73,6 +73,7 @@ async def list_records(
     session: ReadSession,
 ) -> RecordPage:
     found = await service.search(session, query, offset=pages.offset, limit=pages.page_size)
+    assert found.total is not None  # counted, as searches are unless told otherwise
     visible = found.visible_params
     summaries: dict[str, ApplicationSummary] = {}
     records = [

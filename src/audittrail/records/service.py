@@ -13,7 +13,7 @@ from audittrail import search_words
 from audittrail.access import Principal, Visibility
 from audittrail.applications import service as applications
 from audittrail.applications.service import ParamType
-from audittrail.db.models import Application, ParamDefinition
+from audittrail.db.models import Application, ParamDefinition, Record
 from audittrail.errors import AppError, FieldProblem, Forbidden, NotFound, Unprocessable
 from audittrail.log.append import AppendedRecord, NewRecord
 from audittrail.records import limits
@@ -195,10 +195,24 @@ MASK = "[masked]"
 
 async def get(session: AsyncSession, record_id: str, visibility: Visibility) -> AppendedRecord:
     """The record, as this reader may see it; 404 for one beyond its visibility."""
+    return (await get_shown(session, record_id, visibility)).record
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A record as a reader may see it, and the keys of the params whose values it masked."""
+
+    record: AppendedRecord
+    masked: frozenset[str]
+
+
+async def get_shown(session: AsyncSession, record_id: str, visibility: Visibility) -> Shown:
+    """The record as `get` gives it, with what it masked: the one decision of what a reader
+    sees (a page that rebuilds the record's leaf must know which values are not the real ones)."""
     record = await repo.by_id(session, record_id)
     if record is None or not visibility.allows(record.application_id):
         raise NotFound(f"No record {record_id}.", code="RECORD_NOT_FOUND")
-    return (await shown(session, [AppendedRecord.of(record)], visibility))[0]
+    return (await _shown(session, [AppendedRecord.of(record)], visibility))[0]
 
 
 async def shown(
@@ -209,16 +223,17 @@ async def shown(
     Every read of records answers through this (the log's own entries excepted: they are the
     hashed bytes, for holders of log:read).
     """
+    return [found.record for found in await _shown(session, records, visibility)]
+
+
+async def _shown(
+    session: AsyncSession, records: list[AppendedRecord], visibility: Visibility
+) -> list[Shown]:
     if visibility.sees_sensitive:
-        return records
+        return [Shown(record, frozenset()) for record in records]
     application_ids = {r.application_id for r in records if r.application_id}
     sensitive = await applications.sensitive_keys(session, application_ids)
-    return [
-        _masked(record, sensitive[record.application_id])
-        if record.application_id in sensitive
-        else record
-        for record in records
-    ]
+    return [_masked(record, sensitive.get(record.application_id or "", set())) for record in records]
 
 
 async def _refuse_sensitive_filters(
@@ -235,8 +250,11 @@ async def _refuse_sensitive_filters(
         )
 
 
-def _masked(record: AppendedRecord, keys: set[str]) -> AppendedRecord:
-    return replace(record, params=masked_params(record.params, keys))
+def _masked(record: AppendedRecord, keys: set[str]) -> Shown:
+    masked = frozenset(keys & record.params.keys())
+    if not masked:
+        return Shown(record, masked)
+    return Shown(replace(record, params=masked_params(record.params, keys)), masked)
 
 
 def masked_params(params: dict[str, Any], keys: set[str]) -> dict[str, Any]:
@@ -247,7 +265,8 @@ def masked_params(params: dict[str, Any], keys: set[str]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class RecordList:
     records: list[AppendedRecord]
-    total: int
+    total: int | None
+    """None where the search was not to count them (a count can cost more than the page)."""
     next_cursor: str | None
     # With registered_params_only: the registered param keys of each record's application.
     visible_params: dict[str, set[str]] | None
@@ -276,24 +295,31 @@ async def filter_types(session: AsyncSession, query: q.RecordQuery) -> dict[str,
     return types
 
 
+def cursor_after(record: Record | AppendedRecord, query: q.RecordQuery) -> str:
+    """The cursor of the records that follow this one in the query's order."""
+    return q.Cursor(
+        query.sort_by,
+        query.sort_dir,
+        q.cursor_value(functools.partial(getattr, record), query.sort_by),
+        record.seq,
+        record.created_at,
+    ).encode()
+
+
 async def search(
-    session: AsyncSession, query: q.RecordQuery, *, offset: int, limit: int
+    session: AsyncSession,
+    query: q.RecordQuery,
+    *,
+    offset: int,
+    limit: int,
+    counted: bool = True,
 ) -> RecordList:
     """Filter, sort and page records; params are compared by their registered type."""
     types = await filter_types(session, query)
     records, total, more = await repo.page(
-        session, query, offset=offset, limit=limit, param_types=types
+        session, query, offset=offset, limit=limit, param_types=types, counted=counted
     )
-    next_cursor = None
-    if more and records:
-        last = records[-1]
-        next_cursor = q.Cursor(
-            query.sort_by,
-            query.sort_dir,
-            q.cursor_value(functools.partial(getattr, last), query.sort_by),
-            last.seq,
-            last.created_at,
-        ).encode()
+    next_cursor = cursor_after(records[-1], query) if more and records else None
     visible = None
     if query.registered_params_only:
         application_ids = {r.application_id for r in records if r.application_id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from audittrail.access import APPLICATIONS_READ, Principal, RecordsReader
 from audittrail.applications import service as applications
 from audittrail.db.models import Application
 from audittrail.deps import ReadSession
+from audittrail.log.append import AppendedRecord
 from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service as records
@@ -43,6 +45,7 @@ FILTERS = (
 # Where the date fields of the form came from (static/app.js turns them into date_from/date_to).
 VIEW_ONLY = ("preset", "from_day", "to_day")
 NEXT_CURSOR = "X-Next-Cursor"
+LAST_CURSOR = "X-Last-Cursor"
 
 
 def view_filters(request: Request) -> dict[str, Any]:
@@ -63,16 +66,20 @@ async def visible_applications(session: ReadSession, principal: Principal) -> li
     return found
 
 
-async def _page(
-    session: ReadSession, query: q.RecordQuery, pages: Pages
-) -> tuple[list[RecordResponse], str | None, int]:
-    found = await records.search(session, query, offset=0, limit=pages.page_size)
+def _shown(found: records.RecordList) -> list[RecordResponse]:
     visible = found.visible_params
-    shown = [
+    return [
         to_response(r, None if visible is None else visible.get(r.application_id or "", set()))
         for r in found.records
     ]
-    return shown, found.next_cursor, found.total
+
+
+def tail_cursor(query: q.RecordQuery, newest: AppendedRecord | None) -> str:
+    """Where the live tail starts: after the newest record shown, oldest first (the rows
+    route's order then); empty: from the first record of the view (none was shown)."""
+    if newest is None or query.cursor is not None:
+        return ""
+    return records.cursor_after(newest, replace(query, sort_dir=q.SortDir.ASC))
 
 
 @router.get("/records", response_class=HTMLResponse)
@@ -83,14 +90,16 @@ async def records_page(
     pages: Pages,
     session: ReadSession,
 ) -> HTMLResponse:
-    shown, next_cursor, total = await _page(session, query, pages)
+    found = await records.search(session, query, offset=0, limit=pages.page_size)
+    shown = _shown(found)
     return render(
         request,
         "records.html",
         principal,
         records=shown,
-        next_cursor=next_cursor,
-        total=total,
+        next_cursor=found.next_cursor,
+        tail_cursor=tail_cursor(query, found.records[0] if found.records else None),
+        total=found.total,
         page_size=pages.page_size,
         view=view_filters(request),
         applications=await visible_applications(session, principal),
@@ -106,8 +115,14 @@ async def record_rows(
     pages: Pages,
     session: ReadSession,
 ) -> HTMLResponse:
-    """The rows of a page of the view, for "load more" and the live tail; the next page's cursor
-    in X-Next-Cursor."""
-    shown, next_cursor, _total = await _page(session, query, pages)
-    rows = render_fragment("record_rows.html", records=shown)
-    return HTMLResponse(rows, headers={NEXT_CURSOR: next_cursor} if next_cursor else {})
+    """The rows of a page of the view, for "load more" and the live tail (not counted: a count
+    can cost more than the page). The next page's cursor, if more follow, in X-Next-Cursor; the
+    cursor after the last row, if any, in X-Last-Cursor (where the tail goes on from)."""
+    found = await records.search(session, query, offset=0, limit=pages.page_size, counted=False)
+    headers = {}
+    if found.next_cursor:
+        headers[NEXT_CURSOR] = found.next_cursor
+    if found.records:
+        headers[LAST_CURSOR] = records.cursor_after(found.records[-1], query)
+    rows = render_fragment("record_rows.html", records=_shown(found))
+    return HTMLResponse(rows, headers=headers)

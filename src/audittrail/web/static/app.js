@@ -32,12 +32,13 @@ async function apiError(response) {
   return { code: "HTTP_" + response.status, message: response.statusText || "Request failed." };
 }
 
-// A path of this site only: never an open redirect to elsewhere.
+// A path of this site only: never an open redirect to elsewhere. Resolved as the browser
+// would resolve it (it drops tabs and newlines, reads "\\" as "/"), then its origin compared.
 function sameSitePath(target, fallback) {
-  if (typeof target === "string" && target.startsWith("/") && !target.startsWith("//") && !target.startsWith("/\\")) {
-    return target;
-  }
-  return fallback;
+  if (typeof target !== "string" || !target.startsWith("/")) return fallback;
+  let url;
+  try { url = new URL(target, location.origin); } catch (_) { return fallback; }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : fallback;
 }
 
 // ---- Forms that go through the JSON API: <form data-api="/api/..." data-method="POST"> ----
@@ -182,18 +183,33 @@ function setUpFilters(form) {
   });
 }
 
+// The rows of a page of the view, as HTML (/records/rows); a 401 (the session ended) is a
+// sign-in that comes back here.
 async function fetchRows(url) {
   const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  if (response.status === 401) {
+    window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    throw new Error("signed out");
+  }
   if (!response.ok) throw new Error((await apiError(response)).message);
   const template = document.createElement("template");
   template.innerHTML = await response.text();
-  return { rows: [...template.content.querySelectorAll("tr")], next: response.headers.get("X-Next-Cursor") };
+  return {
+    rows: [...template.content.querySelectorAll("tr")],
+    next: response.headers.get("X-Next-Cursor"),
+    last: response.headers.get("X-Last-Cursor"),
+  };
 }
-function withParam(url, name, value) {
+function withParams(url, params) {
   const target = new URL(url, location.origin);
-  target.searchParams.set(name, value);
+  for (const [name, value] of Object.entries(params)) target.searchParams.set(name, value);
   return target.pathname + target.search;
 }
+
+// Live tail: the records after the newest shown, oldest first, page by page until none is
+// left (so a burst larger than a page leaves no gap), each put on top; then again in 2 s.
+const TAIL_SECONDS = 2;
+const TAIL_PAGES = 20;  // at most this many pages a round; the next round goes on from there
 
 function setUpRecords(table) {
   const body = table.querySelector("[data-rows]");
@@ -203,34 +219,44 @@ function setUpRecords(table) {
     more.addEventListener("click", async () => {
       more.disabled = true;
       try {
-        const { rows, next } = await fetchRows(withParam(rowsUrl, "cursor", more.dataset.cursor));
+        const { rows, next } = await fetchRows(withParams(rowsUrl, { cursor: more.dataset.cursor }));
         body.append(...rows);
         localiseTimes(body);
-        if (next) { more.dataset.cursor = next; more.disabled = false; } else more.remove();
-      } catch (failure) { more.textContent = "Could not load more: " + failure.message; }
+        if (next) more.dataset.cursor = next; else more.remove();
+      } catch (failure) {
+        more.textContent = "Could not load more (" + failure.message + "): try again";
+      } finally {
+        more.disabled = false;
+      }
     });
   }
   const tail = document.querySelector("[data-live-tail]");
+  if (!tail) return;
+  let after = table.dataset.tailCursor;
   let timer = null;
-  const poll = async () => {
+  const total = document.querySelector("[data-total]");
+  const round = async () => {
     try {
-      const { rows } = await fetchRows(rowsUrl);
-      const fresh = rows.filter((row) => !body.querySelector(`tr[data-id="${CSS.escape(row.dataset.id)}"]`));
-      for (const row of fresh) row.classList.add("fresh");
-      body.prepend(...fresh);
-      localiseTimes(body);
-      const total = document.querySelector("[data-total]");
-      if (fresh.length && total) {
-        total.textContent = (Number(total.textContent.replace(/\D/g, "")) + fresh.length).toLocaleString("en-US");
+      for (let page = 0; page < TAIL_PAGES && tail.checked; page += 1) {
+        const params = { sort_by: "created_at", sort_dir: "asc" };
+        if (after) params.cursor = after;
+        const { rows, next, last } = await fetchRows(withParams(rowsUrl, params));
+        const fresh = rows.filter((row) => !body.querySelector(`tr[data-id="${CSS.escape(row.dataset.id)}"]`));
+        for (const row of fresh) { row.classList.add("fresh"); body.prepend(row); }
+        localiseTimes(body);
+        if (fresh.length && total && total.textContent) {
+          total.textContent = (Number(total.textContent.replace(/\D/g, "")) + fresh.length).toLocaleString("en-US");
+        }
+        if (last) after = last;
+        if (!next) break;
       }
-    } catch (_) { /* the next poll tries again */ }
+    } catch (_) { /* the next round tries again */ }
+    if (tail.checked) timer = window.setTimeout(round, TAIL_SECONDS * 1000);
   };
-  if (tail) {
-    tail.addEventListener("change", () => {
-      if (tail.checked) { poll(); timer = window.setInterval(poll, 2000); }
-      else window.clearInterval(timer);
-    });
-  }
+  tail.addEventListener("change", () => {
+    window.clearTimeout(timer);
+    if (tail.checked) round();
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
