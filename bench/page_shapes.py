@@ -18,8 +18,9 @@ body read); p50 and p95 (bench.common.percentile). Baselines measured in the sam
 (a page that reads no database), and, where one exists, the JSON API's equivalent with the same
 params (GET /api/audit-trail/records for the records shapes, the record, stats, analytics, the
 applications, API keys and users), called alternately with the page round by round; the ratio
-is page p50 / API p50. The records and stats pages' totals (their `data-total`) are checked
-against the API's. Target: every page's p50 < 200 ms.
+is page p50 / API p50. The totals the records and stats pages show (their `data-total`) are
+checked against the API's; a filtered records page leaves its count to the API (its script asks
+for it once the page is there: the API baseline is that call). Target: every page's p50 < 200 ms.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ NEXT_CURSOR = "X-Next-Cursor"
 PAGE_SIZE = 50
 TARGET_PAGE_P50_MS = 200.0
 NUMBER_TYPES = ("number", "integer")  # in order of preference
-TOTAL = re.compile(r"data-total>([\d,]+)<")
+TOTAL = re.compile(r"data-total(?: data-counted)?>([\d,]+)<")
 
 # The list section's shapes whose values the records pages reuse: the page's name for each.
 RECORDS_SHAPES = {

@@ -127,6 +127,18 @@ def test_analytics_of_a_string_stacks_its_values(admin: Page) -> None:
     check_accessible_narrow(admin)
 
 
+def test_analytics_cover_the_last_14_days_unless_told(admin: Page, site: Site) -> None:
+    admin.goto("/analytics?application=identity&param=method")
+    expect(admin.get_by_label("Period")).to_have_value("14d")
+    admin.get_by_label("Period").select_option(label="The whole log (slow on a large log)")
+    admin.get_by_role("button", name="Show").click()
+    expect(admin).to_have_url(re.compile(r"period=all"))
+    expect(admin.get_by_role("heading", name=re.compile("^Method"))).to_be_visible()
+    response = admin.goto("/analytics?application=identity&param=method&period=1y")
+    assert response is not None and response.status == 422
+    expect(admin.locator("main")).to_contain_text("must be one of 7d, 14d, 30d, 90d, all.")
+
+
 def test_a_reader_is_refused_a_sensitive_param(context: BrowserContext, site: Site) -> None:
     sign_in(context, site, READER_EMAIL, PEOPLE_PASSWORD)
     page = context.new_page()

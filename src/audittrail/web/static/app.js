@@ -211,7 +211,21 @@ function withParams(url, params) {
 const TAIL_SECONDS = 2;
 const TAIL_PAGES = 20;  // at most this many pages a round; the next round goes on from there
 
+// The view's total, where the page left it to the API (a count can take longer than the page).
+async function countView(slot) {
+  try {
+    const response = await fetch(slot.dataset.countUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) throw new Error((await apiError(response)).message);
+    slot.textContent = (await response.json()).total.toLocaleString("en-US");
+    slot.dataset.counted = "";
+  } catch (failure) {
+    slot.textContent = "(could not count: " + failure.message + ")";
+  }
+}
+
 function setUpRecords(table) {
+  const count = document.querySelector("[data-count-url]");
+  if (count) countView(count);
   const body = table.querySelector("[data-rows]");
   const rowsUrl = table.dataset.rowsUrl;
   const more = document.querySelector("[data-load-more]");
@@ -244,7 +258,7 @@ function setUpRecords(table) {
         const fresh = rows.filter((row) => !body.querySelector(`tr[data-id="${CSS.escape(row.dataset.id)}"]`));
         for (const row of fresh) { row.classList.add("fresh"); body.prepend(row); }
         localiseTimes(body);
-        if (fresh.length && total && total.textContent) {
+        if (fresh.length && total && total.dataset.counted !== undefined) {
           total.textContent = (Number(total.textContent.replace(/\D/g, "")) + fresh.length).toLocaleString("en-US");
         }
         if (last) after = last;
