@@ -117,6 +117,26 @@ def test_registered_params_only_hides_the_others(admin: Page, site: Site) -> Non
     assert exported and "extra" not in exported[0]["params"]
 
 
+def test_a_link_by_application_key_keeps_its_application(admin: Page, site: Site) -> None:
+    admin.goto("/records?application_key=identity&metadata=region:eu&metadata=region:us")
+    expect(admin.get_by_label("Application")).to_have_value(site.applications["identity"]["id"])
+    expect(admin.get_by_label("Metadata (2)")).to_have_value("region:us")
+    admin.get_by_label("high").check()
+    admin.get_by_role("button", name="Apply").click()
+    expect(admin).to_have_url(re.compile(r"severities=high"))
+    query = query_of(admin)
+    assert query["application_id"] == [site.applications["identity"]["id"]]
+    assert query["metadata"] == ["region:eu", "region:us"]
+
+
+def test_a_preset_from_another_day_shows_as_the_range_it_is(admin: Page, site: Site) -> None:
+    admin.goto("/records?preset=today&date_from=2000-01-01T08:00:00Z")
+    expect(admin.get_by_label("Time")).to_have_value("linked")
+    admin.get_by_role("button", name="Apply").click()
+    expect(admin).to_have_url(re.compile(r"date_from=2000-01-01T08%3A00%3A00Z"))
+    assert "preset" not in query_of(admin)
+
+
 def test_load_more_follows_the_cursor(admin: Page, site: Site) -> None:
     admin.goto("/records?event_types=invoice.refunded&page_size=4")
     rows = admin.locator(ROWS)

@@ -56,12 +56,14 @@ def view_filters(request: Request) -> dict[str, Any]:
     return view
 
 
-async def visible_applications(session: ReadSession, principal: Principal) -> list[Application]:
+async def visible_applications(
+    session: ReadSession, principal: Principal, *, include_archived: bool = False
+) -> list[Application]:
     """The applications a reader may pick from (none for one who may not list them)."""
     if not principal.holds(APPLICATIONS_READ):
         return []
     found, _ = await applications.page(
-        session, principal.visibility, include_archived=False, offset=0, limit=200
+        session, principal.visibility, include_archived=include_archived, offset=0, limit=200
     )
     return found
 
@@ -111,7 +113,8 @@ async def records_page(
         total=found.total,
         page_size=pages.page_size,
         view=view_filters(request),
-        applications=await visible_applications(session, principal),
+        # Archived ones too: their records are still there to be found.
+        applications=await visible_applications(session, principal, include_archived=True),
         severities=[severity.value for severity in Severity],
         sort_fields=[field.value for field in q.SortField],
     )

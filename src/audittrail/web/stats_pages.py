@@ -149,7 +149,9 @@ def top_bars(
     filter, and no link."""
 
     def href(value: str | None) -> str | None:
-        if links is None or value is None:
+        # A value with a comma (or spaces at its ends) has no filter of its own: the list
+        # filters split on commas and trim.
+        if links is None or value is None or "," in value or value != value.strip():
             return None
         if day is None:
             return links.to(**{name: value})

@@ -151,6 +151,13 @@ function setUpFilters(form) {
   const custom = form.querySelectorAll("[data-custom-dates]");
   const showCustom = () => { for (const field of custom) field.hidden = preset.value !== "custom"; };
   preset.addEventListener("change", showCustom);
+  // A preset's range as the URL holds it, computed on another day or in another zone, is not
+  // that preset's range now: shown as what it is, a range from a link.
+  const range = presetRange(preset.value);
+  const dateFrom = form.elements.date_from.value;
+  if (range && dateFrom && range[0].toISOString() !== new Date(dateFrom).toISOString()) {
+    preset.append(new Option("As linked", "linked", true, true));
+  }
   showCustom();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -187,7 +194,7 @@ function setUpFilters(form) {
 // sign-in that comes back here.
 async function fetchRows(url) {
   const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
-  if (response.status === 401) {
+  if (response.status === 401 || response.redirected) {  // the page's 401: a redirect to sign in
     window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
     throw new Error("signed out");
   }
