@@ -24,6 +24,7 @@ SECURITY = {
     "x-frame-options": "DENY",
 }
 TILES = "/api/audit-trail/log/tlog/tile"
+HTML = {"Accept": "text/html"}
 
 
 def assert_secured(response: httpx.Response, cache_control: str = "no-store") -> None:
@@ -54,6 +55,12 @@ async def test_answers_of_every_kind_are_secured(
         (await client.get(f"{RECORDS}?search=%00"), 400),  # the NUL guard
         (await client.get(f"{TILES}/0/000"), 404),
         (await client.get("/api/audit-trail/records/nothing"), 404),
+        # The viewer's pages: a page, a page's error, a page's redirect to sign in.
+        (await client.get("/records", headers=HTML), 200),
+        (await client.get("/records/nothing", headers=HTML), 404),
+        (await client.get("/records?page_size=0", headers=HTML), 422),
+        (await anonymous.get("/stats", headers=HTML), 303),
+        (await anonymous.get("/login", headers=HTML), 200),
     ]
     for response, status in answers:
         assert response.status_code == status, (response.request.url, response.text)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import new_postgres_database, skip_without_postgres
 from tests.crash.support import Server
@@ -70,10 +70,21 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser context on the site; a test fails if any page of the site broke the Content
+    Security Policy (the browser only logs it: an inline style, say, would quietly not apply)."""
     context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    violations: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        on_site = message.page is not None and message.page.url.startswith(site.url)
+        if on_site and "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url')}: {message.text}")
+
+    context.on("console", watch)
     yield context
     context.close()
+    assert violations == [], "the pages broke their Content Security Policy"
 
 
 @pytest.fixture

@@ -171,12 +171,20 @@ def test_a_system_record_shows_its_change_field_by_field(admin: Page, site: Site
     expect(admin.locator("[data-verify-status]")).not_to_have_class("status-bad")
     expect(admin.get_by_role("region", name="Who and from where")).to_contain_text("system")
     verified_status(admin)
-    from tests.web.support import axe_violations
-
-    admin.emulate_media(color_scheme="dark")
-    print("AXE", axe_violations(admin))
     check_accessible(admin)
     screenshots(admin, site, "record-diff")
+
+
+def test_a_manual_record_s_param_shaped_as_a_change_is_a_param(admin: Page, site: Site) -> None:
+    """Only the service's own records hold changes: a sender's {"old", "new"} is its param."""
+    record = site.post_record(
+        summary=f"Shaped {uuid.uuid4()}", params={"limit": {"old": 1, "new": 2}}
+    )
+    admin.goto(f"/records/{record['id']}")
+    row = admin.locator("table.params tr[data-param='limit']")
+    expect(row.locator("td").last).to_have_text('{"new": 2, "old": 1}')
+    expect(admin.locator("table.diff")).to_have_count(0)
+    verified_status(admin)
 
 
 def test_a_new_application_s_record_shows_its_fields_added(admin: Page, site: Site) -> None:
@@ -236,6 +244,72 @@ def test_a_tampered_proof_turns_the_panel_red_naming_the_broken_link(
     if tamper is _flip_path_hash:
         check_accessible(admin)
         screenshots(admin, site, "record-tampered")
+
+
+def _another_seq(proof: dict[str, Any]) -> None:
+    index = proof["leaf_index"]
+    proof["leaf_index"] = index - 1 if index else 1
+
+
+def _another_origin(proof: dict[str, Any]) -> None:
+    _, _, rest = proof["checkpoint"].partition("\n")
+    proof["checkpoint"] = f"another.example/log\n{rest}"
+
+
+def _set(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda proof: proof.update({field: value})
+
+
+@pytest.mark.parametrize(
+    ("tamper", "failed", "problem"),
+    [
+        (
+            _set("leaf_index", "x"),
+            "leaf",
+            'the proof\'s leaf index is not an integer from 0 to 2^64-1: "x"',
+        ),
+        (_set("leaf_index", 1.5), "inclusion", "the proof's leaf index is not an integer"),
+        (
+            _set("inclusion_path", None),
+            "inclusion",
+            "the proof's inclusion path is not a list of hashes: null",
+        ),
+        (_set("inclusion_path", [7]), "inclusion", "path hash 0 is not valid base64"),
+        (_set("tree_size", "many"), "checkpoint", "the proof's tree size is not an integer"),
+        (_set("tree_size", 2**64), "inclusion", "the proof's tree size is not an integer"),
+        (_another_seq, "leaf", "the proof is for leaf"),
+        (_another_origin, "signature", "a checkpoint is signed for another log"),
+    ],
+    ids=[
+        "leaf index a string",
+        "leaf index a fraction",
+        "no inclusion path",
+        "path of numbers",
+        "tree size a string",
+        "tree size past uint64",
+        "another seq",
+        "another origin",
+    ],
+)
+def test_a_malformed_or_misdirected_proof_turns_the_panel_red(
+    admin: Page, site: Site, tamper: Callable[[dict[str, Any]], None], failed: str, problem: str
+) -> None:
+    """A proof shaped wrong fails the link that reads it, naming what is wrong: not a thrown
+    TypeError that would leave the record merely unverified."""
+    tamper_proof(admin, tamper)
+    admin.goto(f"/records/{billing_record(site)['id']}")
+    status = admin.locator(STATUS)
+    expect(status).to_have_class("status-bad", timeout=VERIFIED_MS)
+    expect(admin.locator(f"[data-check='{failed}']")).to_have_attribute("data-outcome", "failed")
+    expect(status).to_contain_text(problem)
+
+
+def test_a_proof_that_is_not_json_turns_the_panel_red(admin: Page, site: Site) -> None:
+    admin.route("**/proof*", lambda route: route.fulfill(status=200, body="not a proof"))
+    admin.goto(f"/records/{billing_record(site)['id']}")
+    status = admin.locator(STATUS)
+    expect(status).to_have_class("status-bad", timeout=VERIFIED_MS)
+    expect(status).to_contain_text("the server's proof is not JSON")
 
 
 def test_a_forged_latest_checkpoint_turns_the_panel_red(admin: Page, site: Site) -> None:

@@ -233,7 +233,9 @@ async def _shown(
         return [Shown(record, frozenset()) for record in records]
     application_ids = {r.application_id for r in records if r.application_id}
     sensitive = await applications.sensitive_keys(session, application_ids)
-    return [_masked(record, sensitive.get(record.application_id or "", set())) for record in records]
+    return [
+        _masked(record, sensitive.get(record.application_id or "", set())) for record in records
+    ]
 
 
 async def _refuse_sensitive_filters(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from audittrail.access import APPLICATIONS_READ, RecordsReader, Visibility
+from audittrail.access import APPLICATIONS_READ, RecordsReader
 from audittrail.applications import service as applications
 from audittrail.db.models import ParamDefinition
 from audittrail.deps import ReadSession
@@ -25,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 # What system records say of a change, field by field (log/system.changes).
 CHANGE_KEYS = frozenset({"old", "new"})
-ChangeKind = Literal["added", "removed", "changed", "unchanged"]
+ChangeKind = Literal["added", "removed", "changed"]
 
 
 @dataclass(frozen=True)
@@ -68,20 +68,20 @@ class Leaf:
     masked: bool  # the reader sees masked values: the leaf holds others, and is not shown
 
 
-def is_change(value: Any) -> bool:
-    return isinstance(value, dict) and value.keys() == CHANGE_KEYS
+def is_change(record: AppendedRecord, value: Any) -> bool:
+    """Whether a param is a field's change: only this service's own records write them
+    (log/system.changes); another record's param of the same shape is a param like any other."""
+    return record.source == "system" and isinstance(value, dict) and value.keys() == CHANGE_KEYS
 
 
-def change_kind(old: Any, new: Any, source: str) -> ChangeKind:
+def change_kind(old: Any, new: Any) -> ChangeKind:
     if old is None and new is not None:
         return "added"
     if new is None and old is not None:
         return "removed"
-    # The service records only what changed (log/system.changes): equal values there are a
+    # A system record holds only what changed (log/system.changes): equal values there are a
     # change whose values it does not show, as a password's.
-    if old != new or source == "system":
-        return "changed"
-    return "unchanged"
+    return "changed"
 
 
 def changes(record: AppendedRecord) -> list[Change]:
@@ -91,34 +91,25 @@ def changes(record: AppendedRecord) -> list[Change]:
             key,
             Value.of(value["old"]),
             Value.of(value["new"]),
-            change_kind(value["old"], value["new"], record.source),
+            change_kind(value["old"], value["new"]),
         )
         for key, value in sorted(record.params.items())
-        if is_change(value)
+        if is_change(record, value)
     ]
 
 
 def param_rows(
-    record: AppendedRecord, definitions: Mapping[str, ParamDefinition], masked: set[str]
+    record: AppendedRecord, definitions: Mapping[str, ParamDefinition], masked: frozenset[str]
 ) -> list[ParamRow]:
     """The other params, each with its definition where the application registers it."""
     return [
         ParamRow(key, Value.of(value), definitions.get(key), key in masked)
         for key, value in sorted(record.params.items())
-        if not is_change(value)
+        if not is_change(record, value)
     ]
 
 
-def masked_keys(
-    record: AppendedRecord, definitions: Mapping[str, ParamDefinition], visibility: Visibility
-) -> set[str]:
-    """The params whose values records.service masked for this reader."""
-    if visibility.sees_sensitive:
-        return set()
-    return {key for key in record.params if key in definitions and definitions[key].sensitive}
-
-
-def leaf_of(record: AppendedRecord, masked: set[str]) -> Leaf:
+def leaf_of(record: AppendedRecord, masked: frozenset[str]) -> Leaf:
     """The bytes the log hashed, rebuilt from the record as stored: only where the reader sees
     every value of it (a masked value would give other bytes, and the real ones would tell it)."""
     if masked:
@@ -131,12 +122,13 @@ def leaf_of(record: AppendedRecord, masked: set[str]) -> Leaf:
 async def record_page(
     request: Request, record_id: str, principal: RecordsReader, session: ReadSession
 ) -> HTMLResponse:
-    record = await records.get(session, record_id, principal.visibility)
+    # What records.service masked, as it decided: the page's leaf must not be rebuilt from them.
+    shown = await records.get_shown(session, record_id, principal.visibility)
+    record, masked = shown.record, shown.masked
     definitions: dict[str, ParamDefinition] = {}
     if record.application_id is not None:
         found = await applications.definitions(session, record.application_id)
         definitions = {definition.key: definition for definition in found}
-    masked = masked_keys(record, definitions, principal.visibility)
     return render(
         request,
         "record.html",

@@ -3,7 +3,10 @@
 //   1. leaf hash:   SHA-256(0x00 || the record's leaf bytes) is the proof's leaf hash;
 //   2. inclusion:   the proof's path leads from that leaf to the proof's root (RFC 9162 2.1.3.2);
 //   3. checkpoint:  a checkpoint of the proof's tree size states that root;
-//   4. signature:   the log's key (its id checked) signed every checkpoint note fetched (Ed25519).
+//   4. signature:   every checkpoint note fetched is for the log the key is named after, and the
+//                   log's key (its id checked) signed it (Ed25519).
+// A link fails (red) on anything that does not hold, a malformed proof included; only what the
+// browser cannot check, the page may not show, or the server did not answer leaves it unverified.
 // A port of integrity/verify.py (verify_inclusion, verify_note, parse_checkpoint_body,
 // parse_verifier_key); the formats are C2SP tlog-checkpoint and signed-note.
 "use strict";
@@ -20,6 +23,7 @@
   // among these only.
   const CHECKPOINTS_LOOKED_AT = 20;
   const MAX_WAITS = 60;
+  const UINT64_LIMIT = 2 ** 64;
 
   class VerifyError extends Error {}  // a link of the chain that does not hold
   class Unsupported extends Error {}  // what this browser cannot check
@@ -52,6 +56,27 @@
     const digest = fromBase64(text, what);
     if (digest.length !== HASH_SIZE) throw new VerifyError(`${what} has ${digest.length} bytes, not ${HASH_SIZE}`);
     return digest;
+  }
+
+  // ---- the proof's fields: as the server's JSON says them, checked before they are used ----
+  function uint64(value, what) {
+    if (!Number.isInteger(value) || value < 0 || value >= UINT64_LIMIT) {
+      throw new VerifyError(`${what} is not an integer from 0 to 2^64-1: ${JSON.stringify(value)}`);
+    }
+    return BigInt(value);
+  }
+  // The leaf's index and the tree's size, the index inside the tree.
+  function placeOf(proof) {
+    const index = uint64(proof.leaf_index, "the proof's leaf index");
+    const size = uint64(proof.tree_size, "the proof's tree size");
+    if (index >= size) throw new VerifyError(`the proof's leaf index ${index} is not inside its tree of size ${size}`);
+    return { index, size };
+  }
+  function pathOf(proof) {
+    if (!Array.isArray(proof.inclusion_path)) {
+      throw new VerifyError(`the proof's inclusion path is not a list of hashes: ${JSON.stringify(proof.inclusion_path)}`);
+    }
+    return proof.inclusion_path.map((hash, i) => treeHash(hash, `path hash ${i}`));
   }
 
   // ---- RFC 6962 hashing ----
@@ -153,6 +178,16 @@
     return body;
   }
 
+  // A checkpoint note for the log the key is named after (its origin, as log/signer.py names
+  // the key), signed by the key: integrity/verify.verify_checkpoint with origin=key name.
+  async function verifyCheckpoint(note, key) {
+    const { origin } = parseCheckpoint(splitNote(note).body);
+    if (origin !== key.name) {
+      throw new VerifyError(`a checkpoint is signed for another log: its origin is ${JSON.stringify(origin)}, not ${JSON.stringify(key.name)}`);
+    }
+    return verifyNote(note, key);
+  }
+
   // ---- fetching ----
   // The response, if the server answered it or one of the statuses `expected`.
   async function fetched(url, accept, expected = []) {
@@ -177,12 +212,23 @@
     const url = `${API}/records/${encodeURIComponent(recordId)}/proof`;
     for (let wait = 0; wait < MAX_WAITS; wait += 1) {
       const response = await fetched(url, "application/json", [409]);
-      if (response.status !== 409) return response.json();
+      if (response.status !== 409) return proofFrom(response);
       const seconds = Math.min(Math.max(Number(response.headers.get("Retry-After")) || 2, 1), 30);
       waiting(seconds);
       await sleep(seconds);
     }
     throw new Unavailable("no checkpoint covers this record yet; reload the page later");
+  }
+
+  async function proofFrom(response) {
+    let proof;
+    try {
+      proof = await response.json();
+    } catch (_) {
+      throw new VerifyError("the server's proof is not JSON");
+    }
+    if (typeof proof !== "object" || proof === null || Array.isArray(proof)) throw new VerifyError("the server's proof is not a JSON object");
+    return proof;
   }
 
   // When the checkpoint of this size was signed, as the server recorded it (a note carries no
@@ -198,15 +244,19 @@
   }
 
   // ---- the checks ----
-  const OUTCOMES = [[VerifyError, "failed"], [Unsupported, "unchecked"], [Skipped, "skipped"]];
-  // Each link of the chain on its own, so that a failure names the link that broke.
+  const OUTCOMES = [[Unsupported, "unchecked"], [Skipped, "skipped"]];
+  // What a failure says: a VerifyError its message, anything else (a proof shaped in a way no
+  // check foresaw) its kind too.
+  const problem = (failure) => (failure instanceof VerifyError ? failure.message : `${failure.name}: ${failure.message}`);
+  // Each link of the chain on its own, so that a failure names the link that broke. What the
+  // server did not answer leaves the record unverified; anything else unforeseen fails the link.
   async function check(name, results, run) {
     try {
       results[name] = { outcome: "passed", text: await run() };
     } catch (failure) {
+      if (failure instanceof Unavailable) throw failure;
       const outcome = OUTCOMES.find(([kind]) => failure instanceof kind);
-      if (!outcome) throw failure;
-      results[name] = { outcome: outcome[1], text: failure.message };
+      results[name] = { outcome: outcome ? outcome[1] : "failed", text: problem(failure) };
     }
   }
 
@@ -216,7 +266,8 @@
     const leafBytes = panel.dataset.leaf ? fromBase64(panel.dataset.leaf, "the page's leaf") : null;
     let leaf = null;
     await check("leaf", results, async () => {
-      if (BigInt(proof.leaf_index) !== seq) throw new VerifyError(`the proof is for leaf ${proof.leaf_index}, this record is seq ${seq}`);
+      const index = uint64(proof.leaf_index, "the proof's leaf index");
+      if (index !== seq) throw new VerifyError(`the proof is for leaf ${index}, this record is seq ${seq}`);
       const served = treeHash(proof.leaf_hash, "the proof's leaf hash");
       if (!leafBytes) {
         leaf = served;
@@ -227,24 +278,26 @@
       return "this record's leaf hashes to the proof's leaf hash";
     });
     await check("inclusion", results, async () => {
-      const path = proof.inclusion_path.map((hash, i) => treeHash(hash, `path hash ${i}`));
-      const root = await rootFromPath(proof.leaf_index, proof.tree_size, leaf || treeHash(proof.leaf_hash, "the proof's leaf hash"), path);
+      const { index, size } = placeOf(proof);
+      const path = pathOf(proof);
+      const root = await rootFromPath(index, size, leaf || treeHash(proof.leaf_hash, "the proof's leaf hash"), path);
       if (!equal(root, treeHash(proof.root_hash, "the proof's root"))) throw new VerifyError("the path does not lead to the proof's root");
-      return `${path.length} hashes lead from the leaf to the root of ${proof.tree_size.toLocaleString("en-US")} records`;
+      return `${path.length} hashes lead from the leaf to the root of ${size.toLocaleString("en-US")} records`;
     });
     const notes = [...new Set([proof.checkpoint, latestNote].filter(Boolean))];
     await check("checkpoint", results, async () => {
-      const atSize = notes.map((note) => parseCheckpoint(splitNote(note).body)).filter((c) => c.size === BigInt(proof.tree_size));
-      if (!atSize.length) throw new VerifyError(`no checkpoint of size ${proof.tree_size} was served`);
+      const size = uint64(proof.tree_size, "the proof's tree size");
+      const atSize = notes.map((note) => parseCheckpoint(splitNote(note).body)).filter((c) => c.size === size);
+      if (!atSize.length) throw new VerifyError(`no checkpoint of size ${size} was served`);
       const root = treeHash(proof.root_hash, "the proof's root");
-      if (!atSize.every((c) => equal(c.root, root))) throw new VerifyError(`the checkpoint of size ${proof.tree_size} states another root`);
-      return `the checkpoint of size ${proof.tree_size.toLocaleString("en-US")} states this root`;
+      if (!atSize.every((c) => equal(c.root, root))) throw new VerifyError(`the checkpoint of size ${size} states another root`);
+      return `the checkpoint of size ${size.toLocaleString("en-US")} states this root`;
     });
     let key = null;
     await check("signature", results, async () => {
       key = await parseVerifierKey(keyText);
-      for (const note of notes) await verifyNote(note, key);
-      return `signed by key ${key.name} (${key.idHex})`;
+      for (const note of notes) await verifyCheckpoint(note, key);
+      return `signed for log ${key.name} by its key (${key.idHex})`;
     });
     return { results, key };
   }
@@ -317,7 +370,11 @@
         : [];
       show(panel, "ok", ["\u2713 Verified. ", place, ...when, `by key ${key.name} (${key.idHex}).`, ...masked]);
     } catch (failure) {
-      show(panel, "pending", [`Not verified: ${failure.message}.`]);
+      if (failure instanceof Unavailable) {
+        show(panel, "pending", [`Not verified: ${failure.message}.`]);
+      } else {
+        show(panel, "bad", [`\u2717 Verification failed: this record is not shown to be in the signed log. ${problem(failure)}.`]);
+      }
     }
   }
 
@@ -326,5 +383,5 @@
   });
 
   // For other pages that verify records, and for the tests (which hold it to integrity/verify.py).
-  window.audittrail.verify = { fromBase64, leafHash, rootFromPath, parseVerifierKey, verifyNote, parseCheckpoint, splitNote, VerifyError };
+  window.audittrail.verify = { fromBase64, leafHash, rootFromPath, parseVerifierKey, verifyNote, verifyCheckpoint, parseCheckpoint, splitNote, VerifyError };
 })();
