@@ -29,10 +29,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-# The viewer's browser tests drive Debian's chromium (tests/web); installed here when missing.
+# The viewer's browser tests drive Debian's chromium (tests/web); installed here when missing
+# (through sudo when not root).
 chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >&2
+	@test -x /usr/bin/chromium || (sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) && \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >&2
 
 # Two workers (pytest-xdist), a test file each at a time: the suite waits on databases, servers
 # and a browser as much as it computes (docs/NOTES.md, session 11: 17 min with, ~19 without).

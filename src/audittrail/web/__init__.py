@@ -2,6 +2,6 @@
 
 Pages read through the same dependencies and services as the API (the record list's filters,
 its visibility, its masking); every change a page makes goes through the JSON API from the
-browser (static/forms.js), so that one set of rules, and one CSRF check (access.check_origin),
+browser (static/app.js), so that one set of rules, and one CSRF check (access.check_origin),
 guards both. Errors on a page are pages: a missing sign-in is a redirect to /login.
 """

@@ -10,17 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from audittrail import clock
-from audittrail.access import ROLE_SCOPES, SCOPES, UNBINDABLE_SCOPES, WRITER, Admin
+from audittrail.access import ROLE_SCOPES, SCOPES, UNBINDABLE_SCOPES, Admin
 from audittrail.auth import keys, users
 from audittrail.deps import ReadSession
 from audittrail.pagination import Pages
-from audittrail.web.records_pages import visible_applications
 from audittrail.web.templating import render
+from audittrail.web.views import visible_applications
 
 router = APIRouter(include_in_schema=False)
-
-# What a new key may do unless told otherwise: the API's own default (auth/keys.py, a writer's).
-DEFAULT_KEY_SCOPES = ROLE_SCOPES[WRITER]
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
@@ -36,7 +33,7 @@ async def api_keys_page(
         application_keys=await keys.application_refs(session, found),
         applications=await visible_applications(session, principal),
         scopes=SCOPES,
-        default_scopes=DEFAULT_KEY_SCOPES,
+        default_scopes=keys.DEFAULT_SCOPES,
         unbindable_scopes=UNBINDABLE_SCOPES,
         pages=pages.meta(total),
         now=clock.now(),

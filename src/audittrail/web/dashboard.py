@@ -28,9 +28,8 @@ from audittrail.records.stats import buckets as b
 from audittrail.records.stats import service as stats
 from audittrail.records.stats.schemas import Stats
 from audittrail.web import charts
-from audittrail.web.records_pages import visible_applications
-from audittrail.web.stats_pages import RecordsLinks, ViewerZone, series_chart
 from audittrail.web.templating import render
+from audittrail.web.views import RecordsLinks, ViewerZone, series_chart, visible_applications
 
 router = APIRouter(include_in_schema=False)
 

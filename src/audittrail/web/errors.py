@@ -27,7 +27,8 @@ def is_page(request: Request) -> bool:
 
 
 def sign_in_url(request: Request) -> str:
-    """/login, then back to this page (only ever a path of this site: login.js checks it)."""
+    """/login, then back to this page (only ever a path of this site: app.js's sameSitePath
+    checks it)."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"/login?next={quote(here, safe='')}"
 

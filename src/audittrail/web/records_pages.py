@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from audittrail.access import APPLICATIONS_READ, Principal, RecordsReader
-from audittrail.applications import service as applications
-from audittrail.db.models import Application
+from audittrail.access import RecordsReader
 from audittrail.deps import ReadSession
 from audittrail.log.append import AppendedRecord
 from audittrail.pagination import Pages
@@ -19,53 +17,13 @@ from audittrail.records import service as records
 from audittrail.records.filters import record_query
 from audittrail.records.routes import to_response
 from audittrail.records.schemas import RecordResponse, Severity
-from audittrail.web.templating import render, render_fragment
+from audittrail.web.templating import query_string, render, render_fragment
+from audittrail.web.views import FILTERS, view_filters, visible_applications
 
 router = APIRouter(include_in_schema=False)
 
-# The filters a page carries in its URL, as the API names them: a link to a page is a view.
-FILTERS = (
-    "search",
-    "event_types",
-    "categories",
-    "actors",
-    "severities",
-    "entity_type",
-    "entity_id",
-    "date_from",
-    "date_to",
-    "application_id",
-    "application_key",
-    "param_filters",
-    "metadata",
-    "registered_params_only",
-    "sort_by",
-    "sort_dir",
-)
-# Where the date fields of the form came from (static/app.js turns them into date_from/date_to).
-VIEW_ONLY = ("preset", "from_day", "to_day")
 NEXT_CURSOR = "X-Next-Cursor"
 LAST_CURSOR = "X-Last-Cursor"
-
-
-def view_filters(request: Request) -> dict[str, Any]:
-    """The page's filters as given, for the form, the links and the export of this view."""
-    params = request.query_params
-    view: dict[str, Any] = {name: params.get(name, "") for name in FILTERS + VIEW_ONLY}
-    view["metadata"] = params.getlist("metadata")
-    return view
-
-
-async def visible_applications(
-    session: ReadSession, principal: Principal, *, include_archived: bool = False
-) -> list[Application]:
-    """The applications a reader may pick from (none for one who may not list them)."""
-    if not principal.holds(APPLICATIONS_READ):
-        return []
-    found, _ = await applications.page(
-        session, principal.visibility, include_archived=include_archived, offset=0, limit=200
-    )
-    return found
 
 
 def _shown(found: records.RecordList) -> list[RecordResponse]:
@@ -103,6 +61,7 @@ async def records_page(
         session, query, offset=0, limit=pages.page_size, counted=counted_at_once(query)
     )
     shown = _shown(found)
+    view = view_filters(request)
     return render(
         request,
         "records.html",
@@ -112,7 +71,9 @@ async def records_page(
         tail_cursor=tail_cursor(query, found.records[0] if found.records else None),
         total=found.total,
         page_size=pages.page_size,
-        view=view_filters(request),
+        view=view,
+        # The view's filters alone (not how the form chose them), for its links and exports.
+        filters=query_string({name: view[name] for name in FILTERS}),
         # Archived ones too: their records are still there to be found.
         applications=await visible_applications(session, principal, include_archived=True),
         severities=[severity.value for severity in Severity],

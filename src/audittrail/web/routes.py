@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.responses import Response
 
+from audittrail.assets import Assets
 from audittrail.web import (
     account_pages,
+    analytics_pages,
     application_pages,
     dashboard,
     errors,
@@ -22,16 +21,6 @@ from audittrail.web import (
 from audittrail.web.templating import STATIC, render
 
 ASSETS = Path(__file__).parent / "static"
-
-
-class Assets(StaticFiles):
-    """Versioned with the package (pages ask for them with ?v=<version>): a browser may keep
-    them a day."""
-
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers.setdefault("Cache-Control", "public, max-age=86400")
-        return response
 
 
 async def login_page(request: Request) -> HTMLResponse:
@@ -48,6 +37,7 @@ def install(app: FastAPI) -> None:
         records_pages.router,
         record_pages.router,
         stats_pages.router,
+        analytics_pages.router,
         application_pages.router,
         account_pages.router,
     ):

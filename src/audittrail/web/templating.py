@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from importlib import metadata
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,13 +17,17 @@ from markupsafe import Markup
 from audittrail.access import (
     ADMIN_SCOPE,
     APPLICATIONS_READ,
+    APPLICATIONS_WRITE,
+    EXPORT,
+    LOG_READ,
     RECORDS_READ,
+    RECORDS_WRITE,
     STATS_READ,
     Principal,
 )
 
 STATIC = "/static/web"
-# Asks for the assets of this version: a browser keeps them a day (web/routes.Assets).
+# Asks for the assets of this version: a browser keeps them a day (audittrail/assets.Assets).
 VERSION = metadata.version("audittrail")
 
 environment = Environment(
@@ -63,8 +68,20 @@ def query_string(values: dict[str, Any]) -> str:
     return urlencode(kept, doseq=True)
 
 
+# The scopes, by name, for a template's `principal.holds(SCOPE.RECORDS_READ)`.
+SCOPE = SimpleNamespace(
+    RECORDS_WRITE=RECORDS_WRITE,
+    RECORDS_READ=RECORDS_READ,
+    STATS_READ=STATS_READ,
+    EXPORT=EXPORT,
+    APPLICATIONS_READ=APPLICATIONS_READ,
+    APPLICATIONS_WRITE=APPLICATIONS_WRITE,
+    LOG_READ=LOG_READ,
+    ADMIN=ADMIN_SCOPE,
+)
+
 environment.filters.update(iso=iso, pretty_json=pretty_json, time_tag=time_tag)
-environment.globals.update(STATIC=STATIC, VERSION=VERSION, query_string=query_string)
+environment.globals.update(STATIC=STATIC, VERSION=VERSION, SCOPE=SCOPE, query_string=query_string)
 
 
 def navigation(principal: Principal | None) -> list[tuple[str, str]]:
