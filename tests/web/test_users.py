@@ -53,9 +53,9 @@ def test_create_a_user_change_roles_and_disable(admin: Page, site: Site) -> None
     assert login_status(site, email) == 200
 
     row.get_by_label("writer").check()
-    row.get_by_role("button", name=f"Save roles of {email}").click()
-    expect(row.get_by_label("writer")).to_be_checked()  # after the reload too
-    admin.wait_for_load_state()
+    with admin.expect_navigation():  # the page reloads once the API has answered
+        row.get_by_role("button", name=f"Save roles of {email}").click()
+    expect(row.get_by_label("writer")).to_be_checked()  # as the reloaded page shows it
     assert user_with(site, email)["roles"] == ["auditor", "writer"]
 
     row.get_by_label("auditor").uncheck()
