@@ -176,6 +176,15 @@ def test_live_tail_leaves_no_gap_after_a_burst_larger_than_a_page(admin: Page, s
     expect(admin.locator(f'tr[data-id="{other["id"]}"]')).to_have_count(0)
 
 
+def test_live_tail_is_for_the_newest_first_view_from_its_start(admin: Page, site: Site) -> None:
+    admin.goto("/records?sort_dir=asc")
+    expect(admin.get_by_label("Live tail")).to_be_disabled()
+    admin.goto("/records?page_size=2")
+    cursor = admin.get_by_role("button", name="Load more").get_attribute("data-cursor")
+    admin.goto(f"/records?page_size=2&cursor={cursor}")
+    expect(admin.get_by_label("Live tail")).to_be_disabled()
+
+
 def test_the_export_links_carry_the_view(admin: Page, site: Site) -> None:
     admin.goto("/records?severities=high&search=refunded")
     for name, format_ in (("CSV", "csv"), ("NDJSON", "ndjson"), ("Evidence pack", "pack")):
