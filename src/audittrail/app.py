@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
-from audittrail import logs, runtime, throttle
+from audittrail import clock, health, logs, runtime, throttle
 from audittrail.applications.routes import router as applications_router
 from audittrail.assets import Assets
 from audittrail.auth import service as auth_service
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = GroupCommitWriter(database, settings, on_registry_version=registry.observe)
         exports = ExportRunner(database, signer, settings)
         app.state.database = database
+        app.state.started_at = clock.now()
         app.state.signer = signer
         app.state.authenticator = auth_service.Authenticator(settings, database)
         app.state.registry = registry
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications_router,
         log_router,
         metrics_router,
+        health.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES, dependencies=[JSON_BODIES])
     _document_ingest(app)

@@ -296,6 +296,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api-keys"): Row("admin", 200, fixed("/api-keys")),
     ("GET", "/users"): Row("admin", 200, fixed("/users")),
+    # Health, for load balancers: anyone (tests/ops/test_health.py).
+    ("GET", "/healthz"): Row(PUBLIC, 200, fixed("/healthz")),
+    ("GET", "/readyz"): Row(PUBLIC, 200, fixed("/readyz")),
     # The API's own description.
     ("GET", "/openapi.json"): Row(PUBLIC, 200, fixed("/openapi.json")),
     ("GET", "/docs"): Row(PUBLIC, 200, fixed("/docs")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,4 +49,10 @@ async def at_head(database_url: str) -> bool:
             )
     finally:
         await engine.dispose()
-    return current == set(ScriptDirectory.from_config(alembic_config("")).get_heads())
+    return current == heads()
+
+
+@functools.cache
+def heads() -> frozenset[str]:
+    """The package's migration heads: the revisions a current database is at."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())

@@ -110,6 +110,11 @@ class GroupCommitWriter:
     def queued(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def alive(self) -> bool:
+        """Whether its task is running: started, not stopped, and not ended by a bug."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
 

@@ -1,0 +1,87 @@
+"""GET /healthz and GET /readyz: for load balancers and orchestrators, unauthenticated.
+
+/healthz says the process answers. /readyz says it can do its work: the database answers
+and is migrated to this release's head, the group-commit writer runs, and no record has waited
+for a checkpoint longer than a few intervals. Either answer says nothing more than that: what
+failed is logged, never sent (an attacker learns nothing of the database or the code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from audittrail import clock
+from audittrail.config import Settings
+from audittrail.db import migrate
+from audittrail.db.engine import Database
+from audittrail.errors import ServiceUnavailable
+from audittrail.handlers import error_response
+from audittrail.log import head as log_head
+from audittrail.log import repository as log_repo
+from audittrail.records.writer import GroupCommitWriter
+
+router = APIRouter(tags=["operations"])
+log = structlog.get_logger()
+
+# How long the database may take to answer a readiness check.
+DATABASE_SECONDS = 2.0
+# A record may wait this many checkpoint intervals (and a little more) for its checkpoint.
+CHECKPOINT_INTERVALS = 3
+CHECKPOINT_SLACK = timedelta(seconds=5)
+NOT_READY = ServiceUnavailable(
+    "Not ready to serve.", code="NOT_READY", headers={"Retry-After": "1"}
+)
+READY = {"status": "ready"}
+
+
+@router.get("/healthz", summary="The process answers", responses={200: {"description": "Alive."}})
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The service can do its work",
+    responses={
+        200: {"description": "Ready."},
+        503: {"description": "Not ready (NOT_READY): the reason is logged, not sent."},
+    },
+)
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    problem = await why_not_ready(state.database, state.writer, state.settings, state.started_at)
+    if problem is not None:
+        log.warning("not ready", reason=problem)
+        return error_response(NOT_READY)
+    return JSONResponse(READY)
+
+
+async def why_not_ready(
+    database: Database, writer: GroupCommitWriter, settings: Settings, started_at: datetime
+) -> str | None:
+    """What keeps the service from its work, in words for the log; None: ready."""
+    if not writer.alive:
+        return "the group-commit writer is not running"
+    try:
+        async with asyncio.timeout(DATABASE_SECONDS), database.read_session() as session:
+            versions = await session.execute(text("SELECT version_num FROM alembic_version"))
+            current = frozenset(versions.scalars())
+            head = await log_head.read(session)
+            checkpoint = await log_repo.latest_checkpoint(session)
+    except Exception as error:  # any failure to read is the database's: not ready, say why
+        return f"the database does not answer: {type(error).__name__}: {error}"
+    if current != migrate.heads():
+        return f"the database is at {sorted(current)}, not {sorted(migrate.heads())}"
+    covered = checkpoint.tree_size if checkpoint else 0
+    if head.size > covered:
+        waiting_since = checkpoint.created_at if checkpoint else started_at
+        allowed = timedelta(seconds=CHECKPOINT_INTERVALS * settings.checkpoint_interval)
+        if clock.now() - waiting_since > allowed + CHECKPOINT_SLACK:
+            return f"records {covered}..{head.size - 1} wait for a checkpoint since {waiting_since}"
+    return None
