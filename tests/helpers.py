@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
+import structlog
 
 RECORDS = "/api/audit-trail/records"
 APPLICATIONS = "/api/audit-trail/applications"
@@ -54,3 +56,15 @@ def query_problem(parameter: str, message: str, code: str = "INVALID_QUERY_PARAM
             "details": [{"field": f"query.{parameter}", "code": code, "message": message}],
         }
     }
+
+
+def logged_into(buffer: io.StringIO) -> Any:
+    """A logger that renders as logs.py configured structlog last, into the buffer: patched in
+    for a module's `log`, since structlog keeps each module's logger once it is first used (so
+    capturing stderr would depend on which test came first)."""
+    config = structlog.get_config()
+    return structlog.wrap_logger(
+        structlog.PrintLogger(buffer),
+        processors=config["processors"],
+        wrapper_class=config["wrapper_class"],
+    )

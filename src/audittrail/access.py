@@ -17,7 +17,7 @@ from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audittrail import throttle
+from audittrail import logs, throttle
 from audittrail.config import normal_origin
 from audittrail.deps import ReadSession, get_settings, request_scheme
 from audittrail.errors import Forbidden
@@ -228,6 +228,7 @@ async def current_principal(
     authenticator = authenticator_of(request)
     authenticated = await authenticator.authenticate(session, presented)
     check_origin(request, presented)
+    logs.note_credential(request.scope, authenticated.principal.actor)
     if request.method not in ("GET", "HEAD"):
         await session.close()
     await throttle.admit(request, authenticated.principal)

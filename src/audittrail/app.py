@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: a bug anywhere inside is one log line with the request id, and every
     # response (the guards' own errors and that 500 too) carries the id and the security headers.
     app.add_middleware(UnexpectedErrors)
+    app.add_middleware(logs.RequestLog)  # inside the request id, outside everything that answers
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(SecurityHeaders)
     # Records first: routes are matched in order, and records are what is read most.

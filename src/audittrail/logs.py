@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 from asgi_correlation_id import correlation_id
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("audittrail.requests")
+# Where a request's credential is noted for its log line (the scope's state, as request.state).
+CREDENTIAL = "credential"
 
 
 def _request_id(
@@ -46,3 +52,44 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def note_credential(scope: Scope, name: str) -> None:
+    """Name the request's caller on its log line: a user's email or `api_key:<key name>`, never
+    a secret (access.Principal.actor)."""
+    scope.setdefault("state", {})[CREDENTIAL] = name
+
+
+class RequestLog:
+    """ASGI: one line per request once it is answered: method, path (no query: a query is
+    data), status, duration, the caller's name where one was authenticated; the request id
+    comes with every line (`_request_id`). A request whose answer never started (the client
+    went away) is logged with status 0."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round(1000 * (time.perf_counter() - started), 2),
+                credential=scope.get("state", {}).get(CREDENTIAL),
+            )

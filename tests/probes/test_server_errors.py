@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from fastapi import FastAPI
 
 from audittrail import handlers, logs
 from audittrail.records import service
 from tests.conftest import ADMIN_KEY, make_client
-from tests.helpers import RECORDS, record_total
+from tests.helpers import RECORDS, logged_into, record_total
 from tests.probes.support import assert_answer, error
 
 INTERNAL = error("INTERNAL_ERROR", "Internal server error.")
@@ -37,13 +36,7 @@ def log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     each module's logger once it is first used, so capturing stderr would depend on which
     test came first."""
     buffer = io.StringIO()
-    config = structlog.get_config()
-    logger = structlog.wrap_logger(
-        structlog.PrintLogger(buffer),
-        processors=config["processors"],
-        wrapper_class=config["wrapper_class"],
-    )
-    monkeypatch.setattr(handlers, "log", logger)
+    monkeypatch.setattr(handlers, "log", logged_into(buffer))
     yield buffer
 
 
@@ -100,16 +93,7 @@ async def test_the_line_keeps_the_callers_request_id_and_is_json_in_production(
 ) -> None:
     logs.configure(json_lines=True)
     buffer = io.StringIO()
-    config = structlog.get_config()
-    monkeypatch.setattr(
-        handlers,
-        "log",
-        structlog.wrap_logger(
-            structlog.PrintLogger(buffer),
-            processors=config["processors"],
-            wrapper_class=config["wrapper_class"],
-        ),
-    )
+    monkeypatch.setattr(handlers, "log", logged_into(buffer))
     logs.configure(json_lines=False)  # as the app set it, for the tests after this one
     mine = "0123456789abcdef0123456789abcdef"
     async with make_client(buggy, {"X-Request-ID": mine}) as client:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from audittrail import throttle
+from audittrail import logs, throttle
 from audittrail.access import (
     RECORDS_WRITE,
     authenticator_of,
@@ -59,6 +59,7 @@ async def writer_intake(request: Request, background: BackgroundTasks) -> Intake
     intake = Intake(registry, presented, RECORDS_WRITE)
     authenticated = await intake.authenticate()
     check_origin(request, presented)
+    logs.note_credential(request.scope, authenticated.principal.actor)
     await throttle.admit(request, authenticated.principal)
     touch_later(background, authenticator_of(request), authenticated)
     return intake
