@@ -32,12 +32,13 @@ typecheck: install
 # The viewer's browser tests drive Debian's chromium (tests/web); installed here when missing
 # (through sudo when not root).
 chromium:
-	@test -x /usr/bin/chromium || (sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) && \
+	@(test -x /usr/bin/chromium && test -x /usr/bin/chromedriver) || (sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) && \
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >&2
 
 # Two workers (pytest-xdist), a test file each at a time: the suite waits on databases, servers
-# and a browser as much as it computes (docs/NOTES.md, session 11: 17 min with, ~19 without).
+# and a browser as much as it computes (docs/NOTES.md, session 11: 12 min on a quiet machine,
+# against about 19 on one worker, estimated from its parts).
 pytest: install chromium
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
