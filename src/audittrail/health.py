@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from audittrail import clock
 from audittrail.config import Settings
@@ -70,8 +69,7 @@ async def why_not_ready(
         return "the group-commit writer is not running"
     try:
         async with asyncio.timeout(DATABASE_SECONDS), database.read_session() as session:
-            versions = await session.execute(text("SELECT version_num FROM alembic_version"))
-            current = frozenset(versions.scalars())
+            current = await session.run_sync(lambda sync: migrate.current_heads(sync.connection()))
             head = await log_head.read(session)
             checkpoint = await log_repo.latest_checkpoint(session)
     except Exception as error:  # any failure to read is the database's: not ready, say why

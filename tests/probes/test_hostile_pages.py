@@ -86,7 +86,7 @@ async def test_no_hostile_query_breaks_a_page(app: FastAPI, path: str) -> None:
             response = await client.get(f"{target}?{query}")
             assert response.status_code < 500, f"{target}?{query}: {response.text[:300]}"
             assert SCRIPT not in response.text, f"{target}?{query} echoes markup"
-            if response.status_code >= 400 and response.status_code != 400:
+            if response.status_code > 400:  # a 400 may be a guard's, outside the pages
                 assert response.headers["content-type"].startswith("text/html"), query
 
 

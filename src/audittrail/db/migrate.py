@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -44,12 +45,15 @@ async def at_head(database_url: str) -> bool:
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
-            )
+            current = await connection.run_sync(current_heads)
     finally:
         await engine.dispose()
     return current == heads()
+
+
+def current_heads(connection: Connection) -> frozenset[str]:
+    """The revisions the database is at (Alembic's own record of them)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 @functools.cache

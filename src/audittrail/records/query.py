@@ -413,6 +413,13 @@ def conditions(
     return where
 
 
+def counted_by_head(query: RecordQuery) -> bool:
+    """Whether the query's total is the log's size, which the head keeps: every record, for a
+    reader who sees them all. Any other count is a read of the matches (docs/queries.md), and
+    can take far longer than a page of them: the viewer leaves such counts to the API."""
+    return query.visibility.application_ids is None and not is_filtered(query)
+
+
 def is_filtered(query: RecordQuery) -> bool:
     """Whether the query narrows the records beyond what its reader may see."""
     return any(

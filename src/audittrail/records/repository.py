@@ -118,7 +118,7 @@ async def _total(
 ) -> int:
     """How many records match: exact. Every record, for a reader who sees them all, is the
     log's size, which the head keeps; anything else is counted (docs/queries.md: by index)."""
-    if query.visibility.application_ids is None and not q.is_filtered(query):
+    if q.counted_by_head(query):
         return (await log_head.read(session)).size
     return (
         await session.execute(select(func.count()).select_from(Record).where(*where))

@@ -74,15 +74,22 @@ async def list_records(
 ) -> RecordPage:
     found = await service.search(session, query, offset=pages.offset, limit=pages.page_size)
     assert found.total is not None  # counted, as searches are unless told otherwise
+    return RecordPage(
+        records=responses(found), next_cursor=found.next_cursor, **pages.meta(found.total)
+    )
+
+
+def responses(found: service.RecordList) -> list[RecordResponse]:
+    """A page of found records as the list answers them (the viewer's rows too), each showing
+    only its application's registered params where the search asked for those alone."""
     visible = found.visible_params
     summaries: dict[str, ApplicationSummary] = {}
-    records = [
+    return [
         to_response(
             r, None if visible is None else visible.get(r.application_id or "", set()), summaries
         )
         for r in found.records
     ]
-    return RecordPage(records=records, next_cursor=found.next_cursor, **pages.meta(found.total))
 
 
 @router.get("/{record_uuid}", response_model=RecordResponse, summary="Get an audit record")

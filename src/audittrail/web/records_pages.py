@@ -15,8 +15,8 @@ from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service as records
 from audittrail.records.filters import record_query
-from audittrail.records.routes import to_response
-from audittrail.records.schemas import RecordResponse, Severity
+from audittrail.records.routes import responses
+from audittrail.records.schemas import Severity
 from audittrail.web.templating import query_string, render, render_fragment
 from audittrail.web.views import FILTERS, view_filters, visible_applications
 
@@ -24,21 +24,6 @@ router = APIRouter(include_in_schema=False)
 
 NEXT_CURSOR = "X-Next-Cursor"
 LAST_CURSOR = "X-Last-Cursor"
-
-
-def _shown(found: records.RecordList) -> list[RecordResponse]:
-    visible = found.visible_params
-    return [
-        to_response(r, None if visible is None else visible.get(r.application_id or "", set()))
-        for r in found.records
-    ]
-
-
-def counted_at_once(query: q.RecordQuery) -> bool:
-    """Whether the page counts its view itself: only all records, which the log's head counts.
-    Any other count can take far longer than the page (a search on PostgreSQL, 400 ms at a
-    million records): static/app.js asks the API for it once the page is there."""
-    return query.visibility.application_ids is None and not q.is_filtered(query)
 
 
 def tail_cursor(query: q.RecordQuery, newest: AppendedRecord | None) -> str:
@@ -58,9 +43,9 @@ async def records_page(
     session: ReadSession,
 ) -> HTMLResponse:
     found = await records.search(
-        session, query, offset=0, limit=pages.page_size, counted=counted_at_once(query)
+        session, query, offset=0, limit=pages.page_size, counted=q.counted_by_head(query)
     )
-    shown = _shown(found)
+    shown = responses(found)
     view = view_filters(request)
     return render(
         request,
@@ -97,5 +82,5 @@ async def record_rows(
         headers[NEXT_CURSOR] = found.next_cursor
     if found.records:
         headers[LAST_CURSOR] = records.cursor_after(found.records[-1], query)
-    rows = render_fragment("record_rows.html", records=_shown(found))
+    rows = render_fragment("record_rows.html", records=responses(found))
     return HTMLResponse(rows, headers=headers)
