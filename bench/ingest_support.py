@@ -96,7 +96,8 @@ def audittrail_environment(database_url: str, folder: Path, name: str) -> dict[s
 
 
 class RssSampler(threading.Thread):
-    """The resident set of one process, read from /proc/<pid>/status every ``interval`` s."""
+    """The resident set of a process and its children (a server's workers), summed, read from
+    /proc every ``interval`` s."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         super().__init__(daemon=True, name=f"rss-{pid}")
@@ -111,6 +112,7 @@ class RssSampler(threading.Thread):
             kib = resident_kib(self.pid)
             if kib is None:
                 return
+            kib += sum(resident_kib(child) or 0 for child in process_tree(self.pid)[1:])
             self.last_kib = kib
             self.max_kib = max(self.max_kib, kib)
             self._stop_sampling.wait(self.interval)
@@ -129,10 +131,27 @@ def resident_kib(pid: int) -> int | None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used so far (/proc/<pid>/stat)."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU time the process has used so far (/proc/<pid>/stat); 0 once gone."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     utime, stime = int(after_name[11]), int(after_name[12])
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a server's workers and their helpers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, index = [pid], 0
+    while index < len(tree):
+        tree.extend(children.get(tree[index], []))
+        index += 1
+    return tree
 
 
 def free_port() -> int:
@@ -144,12 +163,15 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A uvicorn process serving one app: one worker, uvloop and httptools, no access log."""
+    """A server process: ``app`` under uvicorn (uvloop and httptools, no access log), or with
+    ``app`` None, audittrail as deployed (`audittrail serve`: the same, and its own shutdown and
+    metrics across workers); ``workers`` worker processes."""
 
     name: str
-    app: str
+    app: str | None
     environment: dict[str, str]
     log_file: Path
+    workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     sampler: RssSampler | None = None
@@ -159,16 +181,20 @@ class Server:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> None:
-        command = [
-            *(sys.executable, "-m", "uvicorn", self.app, "--factory"),
-            *("--host", HOST, "--port", str(self.port), "--workers", "1"),
+    def command(self) -> list[str]:
+        listen = ("--host", HOST, "--port", str(self.port), "--workers", str(self.workers))
+        if self.app is None:
+            return [str(Path(sys.executable).with_name("audittrail")), "serve", *listen]
+        return [
+            *(sys.executable, "-m", "uvicorn", self.app, "--factory", *listen),
             *("--loop", "uvloop", "--http", "httptools"),
             *("--no-access-log", "--no-proxy-headers", "--log-level", "warning"),
         ]
+
+    def start(self) -> None:
         with self.log_file.open("ab") as output:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.environment, stdout=output, stderr=output
+                self.command(), cwd=ROOT, env=self.environment, stdout=output, stderr=output
             )
         self._wait_until_ready()
         self.started_kib = resident_kib(self.process.pid) or 0
@@ -207,8 +233,9 @@ class Server:
 
     @property
     def cpu_seconds(self) -> float:
+        """Of the process and its workers."""
         assert self.process is not None
-        return cpu_seconds(self.process.pid)
+        return sum(cpu_seconds(pid) for pid in process_tree(self.process.pid))
 
     @property
     def max_rss_mib(self) -> float:

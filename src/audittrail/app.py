@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import re
 import sys
@@ -19,7 +18,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
-from audittrail import clock, health, logs, runtime, throttle
+from audittrail import clock, health, logs, runtime, stopping, throttle
 from audittrail.applications.routes import router as applications_router
 from audittrail.assets import Assets
 from audittrail.auth import service as auth_service
@@ -34,7 +33,8 @@ from audittrail.handlers import install as install_error_handlers
 from audittrail.log import checkpointer
 from audittrail.log.routes import router as log_router
 from audittrail.log.signer import LogSigner
-from audittrail.metrics import router as metrics_router
+from audittrail.metrics import Exposition
+from audittrail.metrics import routers as metrics_routers
 from audittrail.records import ingest
 from audittrail.records.export.job_routes import router as export_jobs_router
 from audittrail.records.export.job_runner import ExportRunner
@@ -64,7 +64,13 @@ Errors are always `{"error": {"code": "UPPER_SNAKE", "message": "...", "details"
 JSON_BODIES = Depends(json_bodies)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_served_app() -> FastAPI:
+    """The app as `audittrail serve` runs it, in each worker process: a stop signal also
+    closes its intake at once (stopping.py), so every request is answered within a bound."""
+    return create_app(close_on_stop_signal=True)
+
+
+def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool = False) -> FastAPI:
     settings = settings or Settings()
     logs.configure(json_lines=settings.env == "production")
 
@@ -74,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         database = Database.connect(
             settings.database_url,
+            replica_url=settings.read_database_url,  # never migrated: it replays the primary
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.database_pool_size,
             work_mem=settings.database_work_mem,
@@ -94,21 +101,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if bootstrapped is not None:
             _announce(bootstrapped)
         writer.start()
+        if close_on_stop_signal:
+            stopping.on_stop_signal(lambda: writer.close(settings.shutdown_timeout))
         if settings.tune_gc:
             runtime.tune_gc()
+        checkpoints_stop = asyncio.Event()
         checkpoints = asyncio.create_task(
-            checkpointer.run(database, signer, settings.checkpoint_interval)
+            checkpointer.run(database, signer, settings.checkpoint_interval, checkpoints_stop)
         )
         exports.start()
+        exposition = Exposition.start(database, writer, settings, app.state.started_at)
         try:
             yield
         finally:
+            await exposition.stop()
             await exports.stop()  # its job back in the queue, for the next process
             await writer.stop()
-            checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checkpoints
-            await checkpointer.checkpoint_head(database, signer)  # cover the last records
+            checkpoints_stop.set()
+            await checkpoints
+            # Cover the last records if a checkpoint is due; else another process's next round,
+            # or this one's next start, will (at most one checkpoint per interval per log).
+            await checkpointer.checkpoint_head(
+                database, signer, interval=settings.checkpoint_interval
+            )
             await database.dispose()
             rate_limits.close()
 
@@ -143,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_keys_router,
         applications_router,
         log_router,
-        metrics_router,
+        *metrics_routers(settings),  # none with a metrics port
         health.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES, dependencies=[JSON_BODIES])

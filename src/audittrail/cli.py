@@ -1,10 +1,12 @@
-"""The command line: serve, migrate, verify, seed, export, import, rollups."""
+"""The command line: serve, migrate, backup, restore, verify, seed, export, import, rollups."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -24,16 +26,18 @@ from rich.progress import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from audittrail import clock
+from audittrail import clock, metrics
 from audittrail.config import Settings
+from audittrail.db import backup as backups
 from audittrail.db import migrate as migrations
+from audittrail.db.backup_archive import BackupFailed, BackupRefused
 from audittrail.demo import generator, loader
 from audittrail.errors import AppError
 from audittrail.integrity.audit import LogAudit
 from audittrail.integrity.checkpoint import load_signing_key
 from audittrail.integrity.manifest import verify_export
 from audittrail.integrity.pack import verify_pack
-from audittrail.integrity.verify import VerificationError
+from audittrail.integrity.verify import VerificationError, verify_checkpoint
 from audittrail.log import rollups, sources
 from audittrail.log.signer import LogSigner
 from audittrail.records import imports
@@ -49,15 +53,19 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API with the settings from the environment (AUDITTRAIL_*)."""
-    Settings()  # fail fast, before uvicorn starts, on bad settings
-    uvicorn.run(
-        "audittrail.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-    )
+    settings = Settings()  # fail fast, before uvicorn starts, on bad settings
+    with metrics.for_workers(settings, workers):  # their metrics' directory, and the port
+        uvicorn.run(
+            "audittrail.app:create_served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            access_log=False,  # every request has its line already (logs.RequestLog)
+            # After a stop signal: the intake's shutdown_timeout, then as long again for the rest.
+            timeout_graceful_shutdown=round(2 * settings.shutdown_timeout) + 1,
+        )
 
 
 @app.command()
@@ -66,6 +74,95 @@ def migrate() -> None:
     settings = Settings()
     migrations.upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+@app.command()
+def backup(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The backup's file, a new one: a SQLite database, or a pg_dump archive.",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace FILE if it exists, once the new one is whole.")
+    ] = False,
+) -> None:
+    """Back up the database (AUDITTRAIL_DATABASE_URL) while servers go on writing: SQLite's
+    online backup, or pg_dump's custom format. FILE appears only whole. Exit 1 when refused, 2
+    when it failed. The log's signing key (AUDITTRAIL_LOG_KEY_FILE) is not in it: keep a copy
+    of that apart (docs/operations.md)."""
+    settings = Settings()
+    with _backup_errors():
+        archive = backups.backup(settings.database_url, file, replace=force)
+    typer.echo(
+        f"backed up the log of {archive.log_size:,} records (schema {archive.revision}) to {file}"
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[
+        Path, typer.Argument(help="A file written by audittrail backup.", show_default=False)
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the database even though it holds a log."),
+    ] = False,
+) -> None:
+    """Replace the database (AUDITTRAIL_DATABASE_URL) with a backup, in one transaction, every
+    server stopped. Refused, exit 1, for a file that is no backup of this kind of database, while
+    another process uses the database, and when it holds a log, unless --force (PostgreSQL: the
+    database must also be empty or at the backup's schema); exit 2 when it failed. Either way
+    the database is as it was."""
+    settings = Settings()
+    with _backup_errors():
+        restored = backups.restore(settings.database_url, file, force=force)
+    archive = restored.archive
+    replacing = f", replacing one of {restored.replaced:,}" if restored.replaced else ""
+    typer.echo(
+        f"restored the log of {archive.log_size:,} records (schema {archive.revision}) from "
+        f"{file}{replacing}"
+    )
+    if archive.revision not in migrations.heads():
+        typer.echo("its schema is older than this release's: audittrail migrate upgrades it")
+    _check_log_key(settings, restored.latest_checkpoint)
+
+
+@contextlib.contextmanager
+def _backup_errors() -> Iterator[None]:
+    """A refusal exits 1, a failure 2: one line each."""
+    try:
+        yield
+    except BackupRefused as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except BackupFailed as error:
+        _give_up(str(error))
+
+
+def _check_log_key(settings: Settings, note: str | None) -> None:
+    """Warn unless the restored log's checkpoints are this server's key's: a server started
+    without that key would make a new one, and sign a log no one can follow from the old."""
+    if note is None:
+        return
+    key_file = settings.log_key_file
+    try:
+        signer = LogSigner(settings.log_origin, load_signing_key(key_file))
+        verify_checkpoint(note, signer.verifier_key, origin=settings.log_origin)
+    except FileNotFoundError:
+        typer.echo(
+            f"warning: no log signing key at {key_file}: put the log's key there before a "
+            "server starts, or it makes a new one and signs a new log",
+            err=True,
+        )
+    except VerificationError:
+        typer.echo(
+            f"warning: the restored checkpoints are not signed by the key at {key_file} for "
+            f"{settings.log_origin}: put the log's key and origin back before a server starts",
+            err=True,
+        )
 
 
 @app.command()

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./audittrail.db"
+    read_database_url: str | None = Field(
+        default=None,
+        description="A PostgreSQL streaming replica of database_url: lists, statistics, exports "
+        "and proofs read it; everything else reads the primary (docs/operations.md#read-replica).",
+    )
     auto_migrate: bool = True
     database_pool_size: int = Field(
         default=32,
@@ -102,11 +107,31 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds a request waits for room in a full queue (503)."
     )
 
+    shutdown_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="On SIGTERM: how long records already queued may still be committed (and "
+        "answered 201); those still queued then are refused with 503, as are new ones at once. "
+        "Other requests get this long again to finish.",
+    )
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     tune_gc: bool = Field(
         default=True,
         description="Freeze the start-up heap and collect garbage less often (runtime.py). "
         "Process-wide: tests that start many apps in one process turn it off.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the Prometheus metrics on this port, without authentication, "
+        "instead of GET /metrics (admins) on the API's port (metrics.py).",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="The address metrics_port listens on. Anyone who reaches it reads the "
+        "metrics: keep it on a private interface.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -196,6 +221,27 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_replica_without_postgresql(self) -> Settings:
+        if self.read_database_url is None:
+            return self
+        if self.is_sqlite:
+            raise ValueError(
+                "AUDITTRAIL_READ_DATABASE_URL needs a PostgreSQL AUDITTRAIL_DATABASE_URL: SQLite "
+                "has no streaming replica; unset it"
+            )
+        if not self.read_database_url.startswith("postgres"):
+            raise ValueError(
+                "AUDITTRAIL_READ_DATABASE_URL must be a postgresql:// URL of a streaming replica "
+                "of AUDITTRAIL_DATABASE_URL"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

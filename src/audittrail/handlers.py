@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audittrail import instruments
 from audittrail.errors import AppError, ServiceUnavailable, request_validation_error
 
 log = structlog.get_logger(__name__)
@@ -32,6 +33,8 @@ _HTTP_CODES = {
 
 
 def error_response(error: AppError) -> JSONResponse:
+    if error.status_code == 503:
+        instruments.unavailable_responses.labels(error.error_code).inc()
     return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
 
 

@@ -15,6 +15,8 @@ import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audittrail import instruments
+
 log = structlog.get_logger("audittrail.requests")
 # Where a request's credential is noted for its log line (the scope's state, as request.state).
 CREDENTIAL = "credential"
@@ -64,7 +66,9 @@ class RequestLog:
     """ASGI: one line per request once it is answered: method, path (no query: a query is
     data), status, duration, the caller's name where one was authenticated; the request id
     comes with every line (`_request_id`). A request whose answer never started (the client
-    went away) is logged with status 0."""
+    went away) is logged with status 0. The duration runs to the answer's last bytes (not
+    through the background tasks after it), and goes to the request metrics too
+    (instruments.py), under the route's template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,21 +79,30 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 0
+        seconds: float | None = None
 
-        async def noting_status(message: Message) -> None:
-            nonlocal status
+        async def noting_answer(message: Message) -> None:
+            nonlocal status, seconds
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Answered: what runs after (background tasks) is no wait of the client's. Counted
+                # before the last bytes go, so a client holding its answer finds it counted.
+                seconds = time.perf_counter() - started
+                instruments.observe_request(scope, status, seconds)
             await send(message)
 
         try:
-            await self.app(scope, receive, noting_status)
+            await self.app(scope, receive, noting_answer)
         finally:
+            if seconds is None:  # never answered in full: the client left, or a bug
+                seconds = time.perf_counter() - started
+                instruments.observe_request(scope, status, seconds)
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round(1000 * (time.perf_counter() - started), 2),
+                duration_ms=round(1000 * seconds, 2),
                 credential=scope.get("state", {}).get(CREDENTIAL),
             )

@@ -54,6 +54,7 @@ class Server:
     database_url: str
     directory: Path
     settings: dict[str, str] = field(default_factory=dict)  # AUDITTRAIL_* overrides
+    arguments: tuple[str, ...] = ()  # of `audittrail serve`, beyond the port
     process: subprocess.Popen[bytes] | None = None
     url: str = ""
     starts: int = 0
@@ -82,7 +83,7 @@ class Server:
         port = free_port()
         with self.output.open("wb") as log_file:
             self.process = subprocess.Popen(
-                [str(AUDITTRAIL), "serve", "--port", str(port)],
+                [str(AUDITTRAIL), "serve", "--port", str(port), *self.arguments],
                 env=self.environment(),
                 cwd=self.directory,
                 stdout=log_file,
@@ -152,10 +153,12 @@ class Ingest:
     unanswered: list[str] = field(default_factory=list)  # transport errors, timeouts included
 
     @asynccontextmanager
-    async def running(self, client: httpx.AsyncClient) -> AsyncIterator[None]:
-        """The workers post while the block runs; they stop as soon as it ends."""
+    async def running(self, client: httpx.AsyncClient, first: int = 0) -> AsyncIterator[None]:
+        """The workers (numbered from ``first``: another client's have other numbers) post
+        while the block runs; they stop as soon as it ends."""
         stop = asyncio.Event()
-        workers = asyncio.gather(*(self._worker(client, n, stop) for n in range(WORKERS)))
+        numbers = range(first, first + WORKERS)
+        workers = asyncio.gather(*(self._worker(client, n, stop) for n in numbers))
         try:
             yield
         finally:

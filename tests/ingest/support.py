@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,13 +106,20 @@ async def intact_log(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return entries
 
 
-async def metrics(client: httpx.AsyncClient) -> dict[str, int]:
-    """GET /metrics as {name: value}."""
+async def metrics(client: httpx.AsyncClient) -> dict[str, float]:
+    """GET /metrics as {sample: value}: a sample with labels as `name{label="value",...}`, its
+    labels sorted by name."""
     response = await client.get(METRICS)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        line.split()[0]: int(line.split()[1])
-        for line in response.text.splitlines()
-        if line and not line.startswith("#")
-    }
+    return samples(response.text)
+
+
+def samples(text: str) -> dict[str, float]:
+    """The Prometheus text format as {sample: value} (`metrics`)."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{name}="{value}"' for name, value in sorted(sample.labels.items()))
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return found

@@ -10,6 +10,9 @@ much again as a one-statement read). That is all a transaction gave them on Post
 READ COMMITTED gives each statement its own snapshot anyway; on SQLite it now reads the same
 way. What must hold across statements is read in one statement (an inclusion proof with its
 checkpoint and the head, say).
+
+A PostgreSQL streaming replica (AUDITTRAIL_READ_DATABASE_URL) is a third engine, read the same
+way; only reads that may lag the primary go to it, and which those are is log/replica.py's.
 """
 
 from __future__ import annotations
@@ -133,25 +136,38 @@ def _postgresql_engine(url: URL, pool_size: int, work_mem: str | None) -> AsyncE
 class Database:
     reader: AsyncEngine
     writer: AsyncEngine
+    replica: AsyncEngine | None = None
+    """A PostgreSQL streaming replica's, in autocommit as the reader; None: reads the primary."""
 
     @classmethod
     def connect(
         cls,
         database_url: str,
         *,
+        replica_url: str | None = None,
         sqlite_synchronous: str = "NORMAL",
         pool_size: int = 32,
         work_mem: str | None = None,
     ) -> Database:
         url = async_url(database_url)
         if url.get_backend_name() == "sqlite":
+            if replica_url is not None:
+                raise ValueError("a replica needs a PostgreSQL primary (config.py refuses it)")
             return cls(
                 reader=_sqlite_engine(url, None, sqlite_synchronous),
                 writer=_sqlite_engine(url, "BEGIN IMMEDIATE", sqlite_synchronous),
             )
         engine = _postgresql_engine(url, pool_size, work_mem)
+        replica = None
+        if replica_url is not None:
+            replica = _postgresql_engine(async_url(replica_url), pool_size, work_mem)
+            replica = replica.execution_options(isolation_level="AUTOCOMMIT")
         # The same pool; asyncpg's autocommit is a flag of the driver's, set without a query.
-        return cls(reader=engine.execution_options(isolation_level="AUTOCOMMIT"), writer=engine)
+        return cls(
+            reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
+            writer=engine,
+            replica=replica,
+        )
 
     @property
     def dialect(self) -> str:
@@ -164,6 +180,19 @@ class Database:
         # than in SQLite's busy handler, keeps them from starving each other (and other
         # processes) past the busy timeout.
         self._one_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._on_replica = self
+        if self.replica is not None:
+            self._on_replica = Database(reader=self.replica, writer=self.writer)
+
+    def on_replica(self) -> Database:
+        """This database with the replica as its reader (itself without one): for reads that
+        may lag the primary and go through read_session, as exports do; writes still go to the
+        primary. Disposed with this one, never by itself."""
+        return self._on_replica
+
+    def replica_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """A read session on the replica, or on the primary where none is configured."""
+        return self._on_replica.read_session()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -194,3 +223,5 @@ class Database:
         await self.writer.dispose()
         if self.reader.sync_engine.pool is not self.writer.sync_engine.pool:
             await self.reader.dispose()
+        if self.replica is not None:
+            await self.replica.dispose()

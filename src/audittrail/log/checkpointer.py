@@ -1,11 +1,27 @@
-"""Signs a checkpoint of the log head at most once per interval while the log grows."""
+"""Signs a checkpoint of the log head at most once per interval per log, whatever the number of
+processes, while the log grows.
+
+Every process runs this loop; one signs at a time. The turn is taken inside the transaction
+that adds the checkpoint: on PostgreSQL a transaction-scoped advisory lock, tried and not waited
+for (whoever holds it is signing now, so there is nothing left to do); on SQLite the writer's
+BEGIN IMMEDIATE, the database's one write lock. Holding the turn, a process reads the latest
+checkpoint again and signs only if the head has grown past it and it is at least an interval
+old: so the log gets at most one checkpoint per interval, and every process serves the same
+latest one (it is read from the database, never kept per process). The interval is measured on
+the clock of whoever signs: several hosts on one database need their clocks kept in step (NTP),
+as a log's readers expect anyway.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import timedelta
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audittrail import clock
 from audittrail.db.engine import Database
@@ -15,32 +31,64 @@ from audittrail.log.signer import LogSigner
 
 log = structlog.get_logger(__name__)
 
+# The advisory lock's key on PostgreSQL: any constant no other code of the database uses
+# (the first eight bytes of sha256("audittrail checkpoint signer"), as a signed bigint).
+SIGNER_LOCK = 0x1B6E_2F0A_7C33_5D41
+_TRY_SIGNER_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=SIGNER_LOCK)
 
-async def checkpoint_head(database: Database, signer: LogSigner) -> int | None:
-    """Sign the current head if no checkpoint covers it yet; the new checkpoint's size, if any."""
-    async with database.read_session() as session:
+
+async def checkpoint_head(
+    database: Database, signer: LogSigner, *, interval: float = 0.0
+) -> int | None:
+    """Sign the current head if no checkpoint covers it yet and the latest is at least
+    ``interval`` seconds old; the new checkpoint's size, if one was signed here."""
+    async with database.read_session() as session:  # most rounds end here, taking no lock
         head = await log_head.read(session)
         latest = await repo.latest_checkpoint_size(session)
     if latest is not None and latest >= head.size:
         return None
-    note = signer.sign(head.size, head.root_hash)
     try:
         async with database.write_session() as session:
-            await repo.add_checkpoint(session, head.size, head.root_hash, note, clock.now())
-    except IntegrityError:  # another process signed this very size first
+            if not await _signing_turn(session):
+                return None
+            return await _sign_if_due(session, signer, interval)
+    except IntegrityError:  # a checkpoint of this size added by a process of an older release
         return None
+
+
+async def _signing_turn(session: AsyncSession) -> bool:
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        return True  # the write session's BEGIN IMMEDIATE is the turn
+    return bool((await connection.execute(_TRY_SIGNER_LOCK)).scalar_one())
+
+
+async def _sign_if_due(session: AsyncSession, signer: LogSigner, interval: float) -> int | None:
+    head = await log_head.read(session)
+    latest = await repo.latest_checkpoint(session)
+    now = clock.now()
+    if latest is not None:
+        if latest.tree_size >= head.size:
+            return None
+        if now - latest.created_at < timedelta(seconds=interval):
+            return None
+    note = signer.sign(head.size, head.root_hash)
+    await repo.add_checkpoint(session, head.size, head.root_hash, note, now)
     return head.size
 
 
-async def run(database: Database, signer: LogSigner, interval: float) -> None:
-    """Until cancelled: checkpoint, sleep, repeat. A failure is logged and retried next round."""
-    while True:
+async def run(database: Database, signer: LogSigner, interval: float, stop: asyncio.Event) -> None:
+    """Until ``stop`` is set: checkpoint when due, wait an interval, repeat. A failure is logged
+    and retried next round. Stopped by the event, never cancelled, so a round always ends its
+    transaction itself (a cancelled one could leave SQLite's write lock taken)."""
+    while not stop.is_set():
         try:
-            await checkpoint_head(database, signer)
+            await checkpoint_head(database, signer, interval=interval)
         except (DBAPIError, OSError) as error:  # the database is away: expected, say it briefly
             log.warning(
                 "checkpoint skipped: database unavailable", error=str(error).splitlines()[0]
             )
         except Exception:
             log.exception("checkpoint failed; retrying", interval=interval)
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

@@ -3,6 +3,9 @@
 Checkpoints, the verifier key, consistency proofs and hash tiles carry no record content and
 are public, so witnesses and auditors can follow the log without an account. Entries and
 inclusion proofs name records, and need a reader.
+
+Proofs, tiles and entries may be read from a replica (log/replica.py); the head and the latest
+checkpoint, which say what the log holds now, always from the primary.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from audittrail.access import LogReader, RecordsReader
 from audittrail.deps import DatabaseDep, ReadSession, SettingsDep
 from audittrail.errors import NotFound
 from audittrail.integrity import tree
-from audittrail.log import service
+from audittrail.log import replica, service
+from audittrail.log.replica import FromReplica
 from audittrail.log.schemas import (
     CheckpointPage,
     ConsistencyProofResponse,
@@ -81,12 +85,12 @@ async def verifier_key(request: Request) -> PlainTextResponse:
 async def inclusion_proof(
     record_uuid: str,
     principal: RecordsReader,
-    session: ReadSession,
+    reads: FromReplica,
     settings: SettingsDep,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> InclusionProofResponse:
-    return await service.inclusion_proof(
-        session,
+    return await reads.answer(
+        service.inclusion_proof,
         record_uuid,
         tree_size,
         principal.visibility,
@@ -100,11 +104,11 @@ async def inclusion_proof(
     summary="Consistency proof between two tree sizes",
 )
 async def consistency_proof(
-    session: ReadSession,
+    reads: FromReplica,
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int, Query(ge=1)],
 ) -> ConsistencyProofResponse:
-    return await service.consistency_proof(session, first, second)
+    return await reads.answer(service.consistency_proof, first, second)
 
 
 @router.get(
@@ -123,11 +127,12 @@ async def entries(
     end: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
     wanted = await service.entry_range(session, start, end)
+    source = await replica.holding(database, wanted.end)
 
     async def lines() -> AsyncIterator[bytes]:
         for chunk_start in range(wanted.start, wanted.end, ENTRIES_CHUNK):
             chunk_end = min(chunk_start + ENTRIES_CHUNK, wanted.end)
-            async with database.read_session() as chunk_session:
+            async with source.read_session() as chunk_session:
                 yield b"".join(await service.entry_lines(chunk_session, chunk_start, chunk_end))
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -163,9 +168,9 @@ def _tile_response(content: bytes, address: tree.TileAddress) -> Response:
     description="`tile/entries/<N>[.p/<W>]`: each entry is a record's canonical leaf bytes.",
     response_class=Response,
 )
-async def tlog_entry_bundle(bundle_path: str, _: LogReader, session: ReadSession) -> Response:
+async def tlog_entry_bundle(bundle_path: str, _: LogReader, reads: FromReplica) -> Response:
     address = _tile_address(f"tile/entries/{bundle_path}")
-    return _tile_response(await service.entry_bundle(session, address), address)
+    return _tile_response(await reads.answer(service.entry_bundle, address), address)
 
 
 @router.get(
@@ -174,6 +179,6 @@ async def tlog_entry_bundle(bundle_path: str, _: LogReader, session: ReadSession
     description="`tile/<L>/<N>[.p/<W>]`: the hashes of tree level 8*L, 256 to a full tile.",
     response_class=Response,
 )
-async def tlog_hash_tile(tile_path: str, session: ReadSession) -> Response:
+async def tlog_hash_tile(tile_path: str, reads: FromReplica) -> Response:
     address = _tile_address(f"tile/{tile_path}")
-    return _tile_response(await service.hash_tile(session, address), address)
+    return _tile_response(await reads.answer(service.hash_tile, address), address)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from audittrail import logs, throttle
@@ -32,12 +33,14 @@ from audittrail.access import (
     touch_later,
 )
 from audittrail.deps import JSON, check_media_type, client_ip
+from audittrail.log.replica import LOG_SIZE_HEADER
 from audittrail.records import answers, batch, bodies, idempotency, limits, service
 from audittrail.records.bodies import IDEMPOTENCY_KEY_HEADER
 from audittrail.records.intake import Intake
 from audittrail.records.registry import Registry
 from audittrail.records.schemas import BatchItem, BatchResponse, RecordCreate, RecordResponse
 from audittrail.records.service import Checked
+from audittrail.records.writer import Written
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -67,13 +70,16 @@ async def writer_intake(request: Request, background: BackgroundTasks) -> Intake
 
 def created(
     body: bytes,
-    replayed: list[bool],
+    written: Written,
     background: BackgroundTasks,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """201 with the answer (records/answers.py); 200 with Idempotent-Replayed if every record
-    was a replay."""
+    was a replay. Log-Size: the log's size with these records in it, for a read that must see
+    them (Min-Log-Size, log/replica.py)."""
+    replayed = written.replayed
     headers = dict(headers or {})
+    headers[LOG_SIZE_HEADER] = str(max(record.seq for record in written.records) + 1)
     status_code = status.HTTP_201_CREATED
     if all(replayed):
         status_code = status.HTTP_200_OK
@@ -100,13 +106,23 @@ _BATCH_REPLAY = (
     "An idempotent replay of every item: the records created by the first requests with their "
     "idempotency_key"
 )
+_LOG_SIZE = {
+    LOG_SIZE_HEADER: {
+        "description": "The log's size with these records in it: send it as Min-Log-Size to "
+        "read them where a replica serves reads (docs/operations.md#read-replica).",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 @documented.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordResponse,
-    responses={status.HTTP_200_OK: {"model": RecordResponse, "description": _REPLAY}},
+    responses={
+        status.HTTP_201_CREATED: {"headers": _LOG_SIZE},
+        status.HTTP_200_OK: {"model": RecordResponse, "description": _REPLAY, "headers": _LOG_SIZE},
+    },
     summary="Create Manual Audit Record",
     description="Appends a record to the log. The actor is the authenticated principal and the "
     "IP address the client's; params are checked against the application's definitions. "
@@ -153,14 +169,21 @@ async def create_record(request: Request) -> Response:
     written = await service.ingest(intake, request.app.state.writer, check)
     [record] = written.records
     location = {"Location": f"{documented.prefix}/{record.id}"}
-    return created(answers.record_json(record), written.replayed, background, location)
+    return created(answers.record_json(record), written, background, location)
 
 
 @documented.post(
     "/batch",
     status_code=status.HTTP_201_CREATED,
     response_model=BatchResponse,
-    responses={status.HTTP_200_OK: {"model": BatchResponse, "description": _BATCH_REPLAY}},
+    responses={
+        status.HTTP_201_CREATED: {"headers": _LOG_SIZE},
+        status.HTTP_200_OK: {
+            "model": BatchResponse,
+            "description": _BATCH_REPLAY,
+            "headers": _LOG_SIZE,
+        },
+    },
     summary="Create up to 1,000 records at once",
     description="A JSON array, or NDJSON with `Content-Type: application/x-ndjson`, of records in "
     "the single-record shape, each with an optional `idempotency_key`. All or nothing: a 422 "
@@ -197,11 +220,14 @@ async def create_batch(request: Request) -> Response:
         return await batch.prepare_all(intake, items, principal=intake.principal, ip=ip)
 
     written = await service.ingest(intake, request.app.state.writer, check)
-    return created(answers.batch_json(written.records), written.replayed, background)
+    return created(answers.batch_json(written.records), written, background)
 
 
 class IngestRoutes:
-    """ASGI middleware: POST to the intake paths goes to its endpoint, with the Request alone."""
+    """ASGI middleware: POST to the intake paths goes to its endpoint, with the Request alone.
+
+    The scope names the documented route served, as Starlette's router does for its own: the
+    request metrics read the route's template from it (instruments.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -209,11 +235,16 @@ class IngestRoutes:
             documented.prefix: create_record,
             f"{documented.prefix}/batch": create_batch,
         }
+        self.routes = {
+            route.path: route for route in documented.routes if isinstance(route, APIRoute)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.endpoints.get(_route_path(scope))
+            path = _route_path(scope)
+            endpoint = self.endpoints.get(path)
             if endpoint is not None:
+                scope["route"] = self.routes[path]
                 await _serve(endpoint, scope, receive, send)
                 return
         await self.app(scope, receive, send)

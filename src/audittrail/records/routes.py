@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from audittrail.access import RecordsReader
 from audittrail.applications.service import ApplicationSummary
 from audittrail.db.models import Application
-from audittrail.deps import ReadSession
 from audittrail.log.append import AppendedRecord
+from audittrail.log.replica import FromReplica
 from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service
@@ -70,9 +70,9 @@ def _summary(
 async def list_records(
     query: Annotated[q.RecordQuery, Depends(record_query)],
     pages: Pages,
-    session: ReadSession,
+    reads: FromReplica,
 ) -> RecordPage:
-    found = await service.search(session, query, offset=pages.offset, limit=pages.page_size)
+    found = await reads.answer(service.search, query, offset=pages.offset, limit=pages.page_size)
     assert found.total is not None  # counted, as searches are unless told otherwise
     return RecordPage(
         records=responses(found), next_cursor=found.next_cursor, **pages.meta(found.total)
@@ -94,6 +94,6 @@ def responses(found: service.RecordList) -> list[RecordResponse]:
 
 @router.get("/{record_uuid}", response_model=RecordResponse, summary="Get an audit record")
 async def get_record(
-    record_uuid: str, principal: RecordsReader, session: ReadSession
+    record_uuid: str, principal: RecordsReader, reads: FromReplica
 ) -> RecordResponse:
-    return to_response(await service.get(session, record_uuid, principal.visibility))
+    return to_response(await reads.answer(service.get, record_uuid, principal.visibility))

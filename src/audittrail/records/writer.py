@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,6 +22,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audittrail import instruments
 from audittrail.config import Settings
 from audittrail.db.engine import Database
 from audittrail.errors import Conflict, ServiceUnavailable
@@ -105,6 +107,7 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.write_queue_max)
         self._task: asyncio.Task[None] | None = None
         self._last_batch_shared = False
+        self._closed = False
 
     @property
     def queued(self) -> int:
@@ -117,6 +120,33 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+
+    def close(self, timeout: float) -> None:
+        """Stop taking records, for a graceful shutdown: from now on a submission is refused
+        (503 SHUTTING_DOWN, nothing stored); what is queued is committed and answered as usual
+        for up to ``timeout`` seconds, and whatever is still queued then is refused. The
+        commit in flight always finishes: its requests are answered with what it did."""
+        if self._closed:
+            return
+        self._closed = True
+        log.info("intake closed: committing what is queued", queued=self.queued, timeout=timeout)
+        asyncio.get_running_loop().call_later(timeout, self._refuse_queued)
+
+    def _refuse_queued(self) -> None:
+        refused = 0
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.done.done():
+                pending.done.set_exception(self._shutting_down())
+                refused += len(pending.records)
+            self._queue.task_done()
+        if refused:
+            log.warning("refused records still queued at the shutdown deadline", records=refused)
+
+    def _shutting_down(self) -> ServiceUnavailable:
+        return self.unavailable(
+            "SHUTTING_DOWN", "The service is shutting down. Nothing was stored; retry shortly."
+        )
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
@@ -142,15 +172,20 @@ class GroupCommitWriter:
         ``registry_version``: what the records were checked against; if the log head has moved
         past it, nothing is stored and RegistryChanged is raised.
         """
+        if self._closed:
+            raise self._shutting_down()
         claims = claims if claims is not None else [None] * len(records)
         future = asyncio.get_running_loop().create_future()
         pending = _Pending(records, claims, registry_version, future)
+        started = time.perf_counter()
         try:
             # Waiting is for a full queue only: wait_for makes a task of the put, every time.
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             await self._wait_for_room(pending)
-        return await pending.done
+        written = await pending.done
+        instruments.commit_wait_seconds.observe(time.perf_counter() - started)
+        return written
 
     async def _wait_for_room(self, pending: _Pending) -> None:
         try:
@@ -209,11 +244,13 @@ class GroupCommitWriter:
                 outcomes = await _append_batch(session, live, self.append, self.on_registry_version)
         except (DBAPIError, SQLAlchemyError, OSError) as error:
             self.stats.failed_batches += 1
+            instruments.failed_batches.inc()
             log.warning("batch commit failed", requests=len(live), error=str(error).splitlines()[0])
             self._fail(live, self.unavailable("COMMIT_FAILED", COMMIT_FAILED))
             return
         except Exception as error:  # a bug: let each request report it as such
             self.stats.failed_batches += 1
+            instruments.failed_batches.inc()
             log.exception("batch failed")
             self._fail(live, error)
             return
@@ -221,6 +258,7 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.records += appended
         self.stats.largest_batch = max(self.stats.largest_batch, appended)
+        instruments.observe_commit(appended, self.stats.largest_batch)
         self._settle(live, outcomes)
 
     @staticmethod

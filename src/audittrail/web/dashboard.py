@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audittrail import clock
 from audittrail.access import RECORDS_READ, STATS_READ, CurrentPrincipal, Principal, Visibility
 from audittrail.db.models import Application, SignedCheckpoint
-from audittrail.deps import ReadSession
 from audittrail.errors import NotFound
 from audittrail.integrity.canonical import record_leaf_hash
 from audittrail.integrity.verify import InclusionVerifier, VerificationError, verify_checkpoint
 from audittrail.log import service as log
+from audittrail.log.replica import FromReplica
 from audittrail.log.signer import LogSigner
 from audittrail.records import query as q
 from audittrail.records import service as records
@@ -163,11 +163,13 @@ def application_bars(
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(
-    request: Request, principal: CurrentPrincipal, session: ReadSession, tz: ViewerZone
+    request: Request, principal: CurrentPrincipal, reads: FromReplica, tz: ViewerZone
 ) -> HTMLResponse:
+    """Read from the replica where there is one (log/replica.py), checkpoint and proofs alike:
+    a replica's checkpoint covers records it holds."""
     context: dict[str, Any] = {"days_shown": DAYS, "newest": NEWEST, "tz": tz}
     if principal.holds(STATS_READ):
-        context["counts"] = await counts_part(session, principal, tz)
+        context["counts"] = await counts_part(reads.session, principal, tz)
     if principal.holds(RECORDS_READ):
-        context["log"] = await log_part(request, session, principal)
+        context["log"] = await log_part(request, reads.session, principal)
     return render(request, "dashboard.html", principal, **context)

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from audittrail.access import RecordsReader
-from audittrail.deps import ReadSession
 from audittrail.log.append import AppendedRecord
+from audittrail.log.replica import FromReplica
 from audittrail.pagination import Pages
 from audittrail.records import query as q
 from audittrail.records import service as records
@@ -40,10 +40,10 @@ async def records_page(
     principal: RecordsReader,
     query: Annotated[q.RecordQuery, Depends(record_query)],
     pages: Pages,
-    session: ReadSession,
+    reads: FromReplica,
 ) -> HTMLResponse:
-    found = await records.search(
-        session, query, offset=0, limit=pages.page_size, counted=q.counted_by_head(query)
+    found = await reads.answer(
+        records.search, query, offset=0, limit=pages.page_size, counted=q.counted_by_head(query)
     )
     shown = responses(found)
     view = view_filters(request)
@@ -60,7 +60,7 @@ async def records_page(
         # The view's filters alone (not how the form chose them), for its links and exports.
         filters=query_string({name: view[name] for name in FILTERS}),
         # Archived ones too: their records are still there to be found.
-        applications=await visible_applications(session, principal, include_archived=True),
+        applications=await visible_applications(reads.session, principal, include_archived=True),
         severities=[severity.value for severity in Severity],
         sort_fields=[field.value for field in q.SortField],
     )
@@ -71,12 +71,14 @@ async def record_rows(
     _: RecordsReader,
     query: Annotated[q.RecordQuery, Depends(record_query)],
     pages: Pages,
-    session: ReadSession,
+    reads: FromReplica,
 ) -> HTMLResponse:
     """The rows of a page of the view, for "load more" and the live tail (not counted: a count
     can cost more than the page). The next page's cursor, if more follow, in X-Next-Cursor; the
     cursor after the last row, if any, in X-Last-Cursor (where the tail goes on from)."""
-    found = await records.search(session, query, offset=0, limit=pages.page_size, counted=False)
+    found = await reads.answer(
+        records.search, query, offset=0, limit=pages.page_size, counted=False
+    )
     headers = {}
     if found.next_cursor:
         headers[NEXT_CURSOR] = found.next_cursor

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from audittrail.access import RECORDS_READ, Principal, StatsReader
-from audittrail.deps import ReadSession
+from audittrail.log.replica import FromReplica
 from audittrail.records import query as q
 from audittrail.records.filters import Filters, record_filters
 from audittrail.records.stats import buckets as b
@@ -75,12 +75,12 @@ async def stats_page(
     request: Request,
     principal: StatsReader,
     filters: Annotated[Filters, Depends(record_filters)],
-    session: ReadSession,
+    reads: FromReplica,
     tz: ViewerZone,
     bucket: ChosenBucket,
 ) -> HTMLResponse:
     query = filters.query(principal.visibility)
-    found = await service.statistics(session, query, bucket=bucket, tz_name=tz, limit=TOP)
+    found = await reads.answer(service.statistics, query, bucket=bucket, tz_name=tz, limit=TOP)
     view = view_filters(request)
     links = records_links(view, principal, query, tz)
     busiest = found.busiest_day

@@ -24,6 +24,7 @@ from audittrail.db.engine import Database
 from audittrail.db.models import ExportJob
 from audittrail.errors import AppError
 from audittrail.ids import new_id
+from audittrail.log import replica
 from audittrail.log.append import append
 from audittrail.log.signer import LogSigner
 from audittrail.records.export import job_repository as repo
@@ -125,11 +126,10 @@ class ExportRunner:
         files = jobs.Files.of(self.directory, job)
         try:
             export = await jobs.export_of(self.database, job)
+            source = await replica.holding(self.database, job.tree_size)
             self.directory.mkdir(parents=True, exist_ok=True)
             async with self._reporting(job, token, export):
-                manifest = await written.write(
-                    export, self.database, self.signer, files.partial(token)
-                )
+                manifest = await written.write(export, source, self.signer, files.partial(token))
             await self._finish(job, token, export, files, manifest)
         except asyncio.CancelledError:  # the process stops: the next one runs the job
             await self._release(job, token, files)

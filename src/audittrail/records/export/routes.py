@@ -13,7 +13,9 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from audittrail.access import Exporter
+from audittrail.db.engine import Database
 from audittrail.deps import DatabaseDep, client_ip, get_settings
+from audittrail.log import replica
 from audittrail.log.signer import LogSigner
 from audittrail.records import query as q
 from audittrail.records.export import pack, parameters
@@ -86,12 +88,14 @@ async def export(
 ) -> Any:
     signer: LogSigner = request.app.state.signer
     export = Export(wanted, snapshot)
-    await export.start(database)
+    # The checkpoint was chosen on the primary; its records are read where they all are.
+    source = await replica.holding(database, snapshot.tree_size)
+    await export.start(source)
     ip = await client_ip(request)
     if manifest:
         if wanted.format is not Format.CSV:
             raise q.invalid("manifest", "applies to format=csv: NDJSON and packs carry theirs.")
-        async for _ in export.data(database):
+        async for _ in export.data(source):
             pass
         return PlainTextResponse(export.manifest(signer))
     headers = {
@@ -99,7 +103,7 @@ async def export(
         "Audittrail-Tree-Size": str(snapshot.tree_size),
     }
     if wanted.format is Format.PACK:
-        return await _pack_response(request, export, headers, ip)
+        return await _pack_response(request, export, source, headers, ip)
     if wanted.format is Format.CSV:
         # Relative (RFC 8288 resolves it against the request's URL): right behind a proxy too.
         pinned = request.url.include_query_params(tree_size=snapshot.tree_size, manifest="true")
@@ -108,7 +112,7 @@ async def export(
     async def body() -> AsyncIterator[bytes]:
         complete = False
         try:
-            async for chunk in export.data(database):
+            async for chunk in export.data(source):
                 yield chunk
             complete = True
         finally:
@@ -123,11 +127,11 @@ async def export(
 
 
 async def _pack_response(
-    request: Request, export: Export, headers: dict[str, str], ip: str | None
+    request: Request, export: Export, source: Database, headers: dict[str, str], ip: str | None
 ) -> FileResponse:
     path = pack.temporary_file(get_settings(request).export_directory)
     try:
-        await pack.write(export, request.app.state.database, request.app.state.signer, path)
+        await pack.write(export, source, request.app.state.signer, path)
         await request.app.state.writer.submit([export.record(ip)])
     except BaseException:
         _remove(path)

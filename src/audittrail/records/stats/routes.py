@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from audittrail.access import StatsReader
-from audittrail.deps import ReadSession
+from audittrail.log.replica import FromReplica
 from audittrail.records.filters import Filters, record_filters
 from audittrail.records.stats import analytics, service
 from audittrail.records.stats.buckets import Bucket
@@ -39,13 +39,13 @@ TzQuery = Annotated[
 async def stats(
     principal: StatsReader,
     filters: Annotated[Filters, Depends(record_filters)],
-    session: ReadSession,
+    reads: FromReplica,
     bucket: BucketQuery = None,
     tz: TzQuery = "UTC",
     limit: Annotated[int, Query(ge=1, le=100, description="Values per top list.")] = 10,
 ) -> Stats:
     query = filters.query(principal.visibility)
-    return await service.statistics(session, query, bucket=bucket, tz_name=tz, limit=limit)
+    return await reads.answer(service.statistics, query, bucket=bucket, tz_name=tz, limit=limit)
 
 
 @router.get(
@@ -62,7 +62,7 @@ async def param_analytics(
     param_key: str,
     principal: StatsReader,
     filters: Annotated[Filters, Depends(record_filters)],
-    session: ReadSession,
+    reads: FromReplica,
     bucket: BucketQuery = None,
     tz: TzQuery = "UTC",
     limit: Annotated[int, Query(ge=1, le=100, description="Top values per bucket.")] = 10,
@@ -72,8 +72,8 @@ async def param_analytics(
     ] = 0.3,
 ) -> ParamAnalytics:
     query = filters.query(principal.visibility)
-    return await analytics.param_analytics(
-        session,
+    return await reads.answer(
+        analytics.param_analytics,
         query,
         app,
         param_key,

@@ -1,0 +1,84 @@
+"""Several processes, one log: `audittrail serve --workers 2` and a second server on the same
+database, under one concurrent ingest, append to one gap-free log, sign at most one checkpoint
+per interval between them, and serve the same latest checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.crash.support import (
+    LOG,
+    WORKERS,
+    Ingest,
+    Server,
+    caught_up_checkpoint,
+    check_log,
+    create_application,
+    verify_database,
+)
+
+INTERVAL = 0.3
+LOAD_SECONDS = 2.5
+
+
+def servers(database_url: str, directory: Path) -> tuple[Server, Server]:
+    """Two deployments of one service: the same log key and secret, their own directories."""
+    shared = {
+        "AUDITTRAIL_LOG_KEY_FILE": str(directory / "log.key"),
+        "AUDITTRAIL_SECRET_KEY_FILE": str(directory / "secret"),
+        "AUDITTRAIL_CHECKPOINT_INTERVAL": str(INTERVAL),
+    }
+    (directory / "a").mkdir()
+    (directory / "b").mkdir()
+    return (
+        Server(database_url, directory / "a", shared, arguments=("--workers", "2")),
+        Server(database_url, directory / "b", shared),
+    )
+
+
+async def all_checkpoints(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = await client.get(f"{LOG}/checkpoints", params={"page": page, "page_size": 200})
+        assert response.status_code == 200, response.text
+        found += response.json()["checkpoints"]
+        if len(found) >= response.json()["total"]:
+            return sorted(found, key=lambda checkpoint: checkpoint["tree_size"])
+        page += 1
+
+
+async def test_several_processes_append_to_one_log(database_url: str, tmp_path: Path) -> None:
+    first, second = servers(database_url, tmp_path)
+    first.start()
+    second.start()
+    ingest = Ingest()
+    try:
+        async with first.client() as one, second.client() as other:
+            await create_application(one)
+            async with ingest.running(one), ingest.running(other, first=WORKERS):
+                await asyncio.sleep(LOAD_SECONDS)
+            assert ingest.refusals == [], [r.text for r in ingest.refusals]
+            assert ingest.unanswered == []
+            entries = await check_log(one, ingest)
+            assert len(ingest.acknowledged) > 100, "the load never got going"
+            await caught_up_checkpoint(one, len(entries))
+            latest = [(await c.get(f"{LOG}/checkpoint")).text for c in (one, other)]
+            assert latest[0] == latest[1]
+            checkpoints = await all_checkpoints(other)
+            output = await verify_database(database_url, one, tmp_path)
+    finally:
+        first.stop()
+        second.stop()
+    assert output.startswith(f"OK: {len(entries)} records, "), output
+    assert len(checkpoints) >= 4, checkpoints
+    signed = [datetime.fromisoformat(checkpoint["created_at"]) for checkpoint in checkpoints]
+    assert signed == sorted(signed)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(signed)]
+    assert min(gaps) >= timedelta(seconds=INTERVAL), gaps
