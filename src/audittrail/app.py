@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -46,6 +47,8 @@ from audittrail.records.stats.routes import router as stats_router
 from audittrail.records.writer import GroupCommitWriter
 from audittrail.schemas import ERROR_RESPONSES
 from audittrail.web import routes as web
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """
 A verifiable audit trail. Applications post records ("who did what, to which entity,
@@ -86,6 +89,11 @@ def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool =
             work_mem=settings.database_work_mem,
         )
         signer = LogSigner.load(settings.log_origin, settings.log_key_file)
+        try:
+            await checkpointer.check_signer(database, signer, replaced=settings.log_key_replaced)
+        except checkpointer.ForeignSigner:
+            await database.dispose()
+            raise
         registry = Registry(database, settings)
         writer = GroupCommitWriter(database, settings, on_registry_version=registry.observe)
         exports = ExportRunner(database, signer, settings)
@@ -115,15 +123,17 @@ def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool =
             yield
         finally:
             await exposition.stop()
-            await exports.stop()  # its job back in the queue, for the next process
-            await writer.stop()
-            checkpoints_stop.set()
-            await checkpoints
-            # Cover the last records if a checkpoint is due; else another process's next round,
-            # or this one's next start, will (at most one checkpoint per interval per log).
-            await checkpointer.checkpoint_head(
-                database, signer, interval=settings.checkpoint_interval
-            )
+            try:  # bounded: a database that stopped answering does not keep the process up
+                async with asyncio.timeout(settings.shutdown_timeout):
+                    await exports.stop()  # its job back in the queue, for the next process
+                    await writer.stop()
+                    checkpoints_stop.set()
+                    await checkpoints
+                    await checkpointer.last_round(database, signer)
+            except TimeoutError:
+                log.error("shutdown ran past shutdown_timeout; stopping where it stood")
+                writer.abandon()
+                checkpoints.cancel()
             await database.dispose()
             rate_limits.close()
 

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         description="The log's stable name in checkpoints: a host name and path, no scheme.",
     )
     log_key_file: Path = Path("./audittrail-log.key")
+    log_key_replaced: bool = Field(
+        default=False,
+        description="Start although the log's latest checkpoint was signed by another key or "
+        "origin: a deliberate replacement of the log key (docs/operations.md, Rotate keys), "
+        "for the first start with the new key only. Otherwise such a start is refused.",
+    )
     checkpoint_interval: float = Field(
         default=1.0, gt=0, description="Seconds between checkpoints."
     )

@@ -72,13 +72,14 @@ async def why_not_ready(
             current = await session.run_sync(lambda sync: migrate.current_heads(sync.connection()))
             head = await log_head.read(session)
             checkpoint = await log_repo.latest_checkpoint(session)
+            covered = checkpoint.tree_size if checkpoint else 0
+            oldest_waiting = await log_repo.appended_at(session, covered)
     except Exception as error:  # any failure to read is the database's: not ready, say why
         return f"the database does not answer: {type(error).__name__}: {error}"
     if current != migrate.heads():
         return f"the database is at {sorted(current)}, not {sorted(migrate.heads())}"
-    covered = checkpoint.tree_size if checkpoint else 0
-    if head.size > covered:
-        waiting_since = checkpoint.created_at if checkpoint else started_at
+    if head.size > covered:  # since the oldest record no checkpoint covers was appended
+        waiting_since = max(oldest_waiting or started_at, started_at)
         allowed = timedelta(seconds=CHECKPOINT_INTERVALS * settings.checkpoint_interval)
         if clock.now() - waiting_since > allowed + CHECKPOINT_SLACK:
             return f"records {covered}..{head.size - 1} wait for a checkpoint since {waiting_since}"

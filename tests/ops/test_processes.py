@@ -1,6 +1,7 @@
 """Several processes, one log: `audittrail serve --workers 2` and a second server on the same
 database, under one concurrent ingest, append to one gap-free log, sign at most one checkpoint
-per interval between them, and serve the same latest checkpoint."""
+per interval between them, and serve the same latest checkpoint; a process with another key
+does not join them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from audittrail.config import Settings
+from audittrail.integrity.verify import verify_checkpoint
+from audittrail.log.checkpointer import ForeignSigner
 from tests.crash.support import (
     LOG,
     WORKERS,
@@ -22,6 +27,8 @@ from tests.crash.support import (
     create_application,
     verify_database,
 )
+from tests.helpers import post_record
+from tests.log.support import checkpoint_now, running
 
 INTERVAL = 0.3
 LOAD_SECONDS = 2.5
@@ -82,3 +89,33 @@ async def test_several_processes_append_to_one_log(database_url: str, tmp_path: 
     assert signed == sorted(signed)
     gaps = [later - earlier for earlier, later in itertools.pairwise(signed)]
     assert min(gaps) >= timedelta(seconds=INTERVAL), gaps
+
+
+async def test_a_process_with_another_key_refuses_to_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A host started without the deployment's key file would make a key of its own and sign
+    the shared log with it; it does not start instead (nor does one of another origin)."""
+    async with running(settings) as (app, client):
+        await post_record(client, summary="signed with the deployment's key")
+        await checkpoint_now(app)
+    for changed in (
+        {"log_key_file": tmp_path / "another.key"},
+        {"log_origin": "elsewhere.example/audittrail"},
+    ):
+        with pytest.raises(ForeignSigner) as refused:
+            async with running(settings.model_copy(update=changed)):
+                pass
+        assert str(refused.value).startswith(
+            "The log's checkpoints were not signed with this key and origin "
+            "(AUDITTRAIL_LOG_KEY_FILE, AUDITTRAIL_LOG_ORIGIN): "
+        )
+    async with running(settings) as (app, client):  # the deployment's own key still serves
+        assert (await client.get(f"{LOG}/checkpoint")).status_code == 200
+    # A replacement on purpose: the new key starts, and signs what comes next.
+    replacing = {"log_key_file": tmp_path / "another.key", "log_key_replaced": True}
+    async with running(settings.model_copy(update=replacing)) as (app, client):
+        await post_record(client, summary="signed with the new key")
+        await checkpoint_now(app)
+        latest = (await client.get(f"{LOG}/checkpoint")).text
+    verify_checkpoint(latest, app.state.signer.verifier_key)

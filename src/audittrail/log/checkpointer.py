@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from datetime import timedelta
 
 import structlog
@@ -31,9 +32,11 @@ from audittrail.log.signer import LogSigner
 
 log = structlog.get_logger(__name__)
 
-# The advisory lock's key on PostgreSQL: any constant no other code of the database uses
-# (the first eight bytes of sha256("audittrail checkpoint signer"), as a signed bigint).
-SIGNER_LOCK = 0x1B6E_2F0A_7C33_5D41
+# The advisory lock's key on PostgreSQL: any constant no other code of the database uses; the
+# first eight bytes of this name's SHA-256, as the signed bigint the function takes.
+SIGNER_LOCK = int.from_bytes(
+    hashlib.sha256(b"audittrail checkpoint signer").digest()[:8], "big", signed=True
+)
 _TRY_SIGNER_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=SIGNER_LOCK)
 
 
@@ -75,6 +78,45 @@ async def _sign_if_due(session: AsyncSession, signer: LogSigner, interval: float
     note = signer.sign(head.size, head.root_hash)
     await repo.add_checkpoint(session, head.size, head.root_hash, note, now)
     return head.size
+
+
+class ForeignSigner(Exception):
+    """The configured key or origin did not sign this log's checkpoints."""
+
+
+async def check_signer(database: Database, signer: LogSigner, *, replaced: bool = False) -> None:
+    """Refuse to serve a log whose latest checkpoint this signer cannot have signed, unless the
+    key was ``replaced`` on purpose (then it is only logged).
+
+    A host started without the deployment's key file would make a key of its own and sign the
+    shared log with it (and a changed origin names another log): every verifier holding the
+    published key would then reject the log's new checkpoints. Better not to start.
+    """
+    async with database.read_session() as session:
+        latest = await repo.latest_checkpoint(session)
+    problem = None if latest is None else signer.disowns(latest.note)
+    if problem is None:
+        return
+    if replaced:
+        log.warning("the log key was replaced", error=problem)
+        return
+    raise ForeignSigner(
+        "The log's checkpoints were not signed with this key and origin "
+        f"(AUDITTRAIL_LOG_KEY_FILE, AUDITTRAIL_LOG_ORIGIN): {problem}. Give every process the "
+        "deployment's key file and origin, or, to replace the key on purpose, set "
+        "AUDITTRAIL_LOG_KEY_REPLACED=true for one start (docs/operations.md, Rotate keys)."
+    )
+
+
+async def last_round(database: Database, signer: LogSigner) -> None:
+    """At a clean stop: cover what this process committed, due or not, so that a stop never
+    leaves acknowledged records without a checkpoint (the one exception to one checkpoint per
+    interval: a stop's, at most one per process and stop). A database away is logged, not
+    raised: the next start, or another process, signs them."""
+    try:
+        await checkpoint_head(database, signer)
+    except (DBAPIError, OSError) as error:
+        log.warning("no checkpoint at shutdown", error=str(error).splitlines()[0])
 
 
 async def run(database: Database, signer: LogSigner, interval: float, stop: asyncio.Event) -> None:

@@ -120,6 +120,14 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
     return result.scalar_one_or_none()
 
 
+async def appended_at(session: AsyncSession, seq: int) -> datetime | None:
+    """When the record of this seq was appended (its created_at), if there is one."""
+    found: datetime | None = (
+        await session.execute(select(Record.created_at).where(Record.seq == seq))
+    ).scalar()
+    return found
+
+
 async def latest_checkpoint_size(session: AsyncSession) -> int | None:
     size: int | None = (
         await session.execute(select(func.max(SignedCheckpoint.tree_size)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audittrail.integrity import checkpoint
+from audittrail.integrity import checkpoint, verify
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,14 @@ class LogSigner:
     def sign_note(self, body: str) -> str:
         """Any note this log vouches for (a checkpoint, an export's manifest)."""
         return checkpoint.sign_checkpoint(body, self.key_name, self.private_key)
+
+    def disowns(self, note: str) -> str | None:
+        """Why this key and origin did not sign this checkpoint; None when they did."""
+        try:
+            verify.verify_checkpoint(note, self.verifier_key, self.origin)
+        except verify.VerificationError as error:
+            return str(error)
+        return None
 
     @classmethod
     def load(cls, origin: str, key_file: Path) -> LogSigner:

@@ -170,7 +170,9 @@ async def ingest(
     intake: Intake, writer: GroupCommitWriter, check: Callable[[], Awaitable[Checked]]
 ) -> Written:
     """Check the records and commit them; checked again from the database before a refusal,
-    and when what they were checked against changed before their commit."""
+    and when what they were checked against changed before their commit. Refused at once
+    while the service shuts down (the writer's `close`)."""
+    writer.refuse_if_closing()
     for _ in range(CHECKS):
         try:
             records, claims = await check()

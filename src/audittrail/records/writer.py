@@ -107,7 +107,8 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.write_queue_max)
         self._task: asyncio.Task[None] | None = None
         self._last_batch_shared = False
-        self._closed = False
+        self._closing = False  # clients' records refused (records/service.py, `ingest`)
+        self._closed = False  # every record refused: the shutdown's deadline has passed
 
     @property
     def queued(self) -> int:
@@ -122,15 +123,26 @@ class GroupCommitWriter:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
 
     def close(self, timeout: float) -> None:
-        """Stop taking records, for a graceful shutdown: from now on a submission is refused
-        (503 SHUTTING_DOWN, nothing stored); what is queued is committed and answered as usual
-        for up to ``timeout`` seconds, and whatever is still queued then is refused. The
-        commit in flight always finishes: its requests are answered with what it did."""
-        if self._closed:
+        """Stop taking clients' records, for a graceful shutdown: from now on `refuse_if_closing`
+        refuses them (503 SHUTTING_DOWN, nothing stored); what is queued is committed and
+        answered as usual for up to ``timeout`` seconds, as are the records the service writes
+        itself (a failed login's, an export's). At the deadline whatever is still queued is
+        refused, and so is every submission after it. The commit in flight always finishes: its
+        requests are answered with what it did."""
+        if self._closing:
             return
-        self._closed = True
+        self._closing = True
         log.info("intake closed: committing what is queued", queued=self.queued, timeout=timeout)
-        asyncio.get_running_loop().call_later(timeout, self._refuse_queued)
+        asyncio.get_running_loop().call_later(timeout, self._deadline)
+
+    def refuse_if_closing(self) -> None:
+        """For a client's records: 503 SHUTTING_DOWN once the intake is closed."""
+        if self._closing:
+            raise self._shutting_down()
+
+    def _deadline(self) -> None:
+        self._closed = True
+        self._refuse_queued()
 
     def _refuse_queued(self) -> None:
         refused = 0
@@ -147,6 +159,14 @@ class GroupCommitWriter:
         return self.unavailable(
             "SHUTTING_DOWN", "The service is shutting down. Nothing was stored; retry shortly."
         )
+
+    def abandon(self) -> None:
+        """Past the shutdown's bound: refuse what is queued and stop where the writer is."""
+        self._closing = self._closed = True
+        self._refuse_queued()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""

@@ -1,7 +1,8 @@
-"""Profile: where a batch of 1,000 records spends the server's time, against raw COPY.
+"""Profile: where ingest spends the server's time, against raw COPY (batches) or not (singles).
 
-The service runs as bench.ingest runs it (uvicorn, one worker) on a scratch database of each
-kind; wrk posts batches of 1,000 at 4 connections while py-spy samples the server (native
+The service runs as bench.ingest runs it (`audittrail serve`, one worker) on a scratch database
+of each kind; wrk posts batches of 1,000 at 4 connections (or, with --per-request 0, single
+POSTs at 32) while py-spy samples the server (native
 frames off, idle threads out: what is sampled is CPU time). Prints one JSON line: per database,
 the throughput, the server's CPU time per record, the raw insert baseline measured in the same
 run (bench.ingest_support.RawInserts: COPY on PostgreSQL, executemany on SQLite, same rows), and
@@ -9,7 +10,8 @@ the samples' shares: by area where the sampled code was running (our packages, l
 inclusive shares of the steps of the write path. Issue 17's batch/COPY ratio is studied with it
 (docs/NOTES.md, "Performance, session 12").
 
-    .venv/bin/python -m bench.profile_batch [--seconds 15] [--databases postgresql,sqlite]
+    .venv/bin/python -m bench.profile_ingest [--seconds 15] [--databases postgresql,sqlite]
+        [--per-request 1000] [--connections 4]
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from bench import common
 from bench import ingest_support as support
 from bench.ingest_support import RawInserts, Server
 
-PER_BATCH = 1000
-CONNECTIONS = 4
 SAMPLE_RATE = 250
 TOP = 20
 # Areas, by the file of the innermost sampled frame: the first marker found in its path.
@@ -56,7 +56,10 @@ AREAS = (
 # its pairs is on the sample's stack (py-spy writes a frame as "function (path:line)").
 STEPS = {
     "parse the body (orjson, no key twice)": (("parse", "records/batch.py"),),
-    "check the records (pydantic, params, limits)": (("prepare_all", "records/batch.py"),),
+    "check the records (pydantic, params, limits)": (
+        ("prepare_all", "records/batch.py"),
+        ("prepare", "records/service.py"),
+    ),
     "leaf hashes (canonical JSON, SHA-256)": (
         ("record_leaf_bytes", "integrity/canonical.py"),
         ("leaf_hash", "integrity/hashing.py"),
@@ -66,8 +69,13 @@ STEPS = {
     ),
     "  of which the database driver and SQLAlchemy": (("execute", "/sqlalchemy/"),),
     "commit": (("commit", "/sqlalchemy/"),),
-    "the response (build, serialise)": (("batch_json", "records/answers.py"),),
+    "the response (build, serialise)": (
+        ("batch_json", "records/answers.py"),
+        ("record_json", "records/answers.py"),
+    ),
+    "authentication (key lookup)": (("writer_intake", "records/ingest.py"),),
     "request log (structlog)": (("", "/structlog/"),),
+    "metrics (prometheus_client)": (("", "/prometheus_client/"),),
 }
 
 
@@ -115,7 +123,9 @@ def shares(stacks: Counter[tuple[str, ...]]) -> dict[str, Any]:
     }
 
 
-def profile(kind: str, seconds: int, folder: Path) -> dict[str, Any]:
+def profile(
+    kind: str, seconds: int, folder: Path, per_request: int, connections: int
+) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(common.scratch_database(kind))
         raw = RawInserts(stack.enter_context(common.scratch_database(kind)))
@@ -126,7 +136,7 @@ def profile(kind: str, seconds: int, folder: Path) -> dict[str, Any]:
         assert server.process is not None
         common.log(f"{kind}: warming up")
         support.run_wrk(
-            server.url, per_request=PER_BATCH, connections=CONNECTIONS, seconds=3, tag="warm"
+            server.url, per_request=per_request, connections=connections, seconds=3, tag="warm"
         )
         samples = folder / f"{kind}.spy"
         spy = subprocess.Popen(
@@ -139,14 +149,16 @@ def profile(kind: str, seconds: int, folder: Path) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         cpu = server.cpu_seconds
-        common.log(f"{kind}: batches of {PER_BATCH} at {CONNECTIONS} connections, sampled")
+        common.log(f"{kind}: {per_request} records a request at {connections} connections")
         run = support.run_wrk(
-            server.url, per_request=PER_BATCH, connections=CONNECTIONS, seconds=seconds, tag="spy"
+            server.url, per_request=per_request, connections=connections, seconds=seconds, tag="spy"
         )
         cpu = server.cpu_seconds - cpu
         spy.wait(timeout=seconds + 60)
         common.log(f"{kind}: raw inserts of the same rows")
-        raw_rate = common.median([raw.rows_per_s(PER_BATCH, 3, f"raw{n}") for n in range(3)])
+        raw_rate = common.median(
+            [raw.rows_per_s(max(1, per_request), 3, f"raw{n}") for n in range(3)]
+        )
     return {
         "records_per_s": round(run.records_per_s, 1),
         "server_cpu_us_per_record": round(1e6 * cpu / max(1, run.acknowledged_records), 1),
@@ -162,11 +174,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--databases", default="postgresql,sqlite")
+    parser.add_argument("--per-request", type=int, default=1000, help="0: single POSTs")
+    parser.add_argument("--connections", type=int, default=4)
     options = parser.parse_args()
-    results: dict[str, Any] = {"benchmark": "profile_batch", "machine": common.machine()}
+    results: dict[str, Any] = {"benchmark": "profile_ingest", "machine": common.machine()}
+    results["load"] = {"per_request": options.per_request, "connections": options.connections}
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as folder:
         for kind in options.databases.split(","):
-            results[kind] = profile(kind, options.seconds, Path(folder))
+            results[kind] = profile(
+                kind, options.seconds, Path(folder), options.per_request, options.connections
+            )
     print(json.dumps(results))
 
 
