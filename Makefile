@@ -63,13 +63,20 @@ fuzz: install
 	AUDITTRAIL_FUZZ_EXAMPLES=$(AUDITTRAIL_FUZZ_EXAMPLES) AUDITTRAIL_FUZZ_DERANDOMIZE=0 \
 		$(BIN)/pytest -q tests/fuzz
 
-# Issue 4's ingest benchmark: the service under wrk against its baselines (about 9 minutes on two
+# Issues 4 and 17: the service under wrk against its baselines, one worker and two (about 12 min on two
 # cores; `BENCH_INGEST_ARGS=--quick` for a 2-minute smoke run, `--million` for a million records).
 # Installs wrk when missing (Debian/Ubuntu). Quiet recipes: stdout is the one JSON line only.
 .PHONY: bench-ingest
 bench-ingest: install
 	@(command -v wrk || (apt-get update && apt-get install -y wrk)) >&2
 	@$(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)
+
+# Issue 17's profile of the write path: py-spy samples the server while wrk posts batches of
+# 1,000 (BENCH_PROFILE_ARGS="--per-request 0 --connections 32" for single POSTs); about 2 min.
+.PHONY: bench-profile
+bench-profile: install
+	@(command -v wrk || (apt-get update && apt-get install -y wrk)) >&2
+	@$(BIN)/python -m bench.profile_ingest $(BENCH_PROFILE_ARGS)
 
 # Issue 13's query benchmark: each shape of the record list through HTTP on 1,000,000 records
 # that `audittrail seed` writes into each database, and what the search index (and 0007's other

@@ -353,10 +353,12 @@ def _targets(results: dict[str, Any], databases: tuple[str, ...]) -> dict[str, A
             targets[f"{name}_batch_1000_vs_raw"] = common.at_least(
                 results[name]["batch_1000"]["ratio_to_baseline"], TARGET_BATCH_RATIO
             )
-    names = [name for kind in databases for name in (kind, _scaled(kind))]
+    # A process's resident set; with two workers the figure is three processes' sum (the
+    # parent's too), reported beside it but not held to the one-process target.
     targets["server_rss_max_mib"] = common.below(
-        max(results[name]["server_rss_max_mib"] for name in names), TARGET_RSS_MIB
+        max(results[kind]["server_rss_max_mib"] for kind in databases), TARGET_RSS_MIB
     )
+    names = [name for kind in databases for name in (kind, _scaled(kind))]
     for name in names:
         targets.update(_check_targets(name, results[name]["checks"]))
     return targets

@@ -1,14 +1,14 @@
 """Profile: where ingest spends the server's time, against raw COPY (batches) or not (singles).
 
 The service runs as bench.ingest runs it (`audittrail serve`, one worker) on a scratch database
-of each kind; wrk posts batches of 1,000 at 4 connections (or, with --per-request 0, single
-POSTs at 32) while py-spy samples the server (native
-frames off, idle threads out: what is sampled is CPU time). Prints one JSON line: per database,
-the throughput, the server's CPU time per record, the raw insert baseline measured in the same
-run (bench.ingest_support.RawInserts: COPY on PostgreSQL, executemany on SQLite, same rows), and
-the samples' shares: by area where the sampled code was running (our packages, libraries), and
-inclusive shares of the steps of the write path. Issue 17's batch/COPY ratio is studied with it
-(docs/NOTES.md, "Performance, session 12").
+of each kind; wrk posts batches of 1,000 at 4 connections (or what --per-request and
+--connections say: 0 and 32 for single POSTs at 32 connections) while py-spy samples the
+server (native frames off, idle threads out: what is sampled is CPU time). Prints one JSON
+line: per database, the throughput, the server's CPU time per record, the raw insert baseline
+measured in the same run (bench.ingest_support.RawInserts: COPY on PostgreSQL, executemany on
+SQLite, same rows), and the samples' shares: by area where the sampled code was running (our
+packages, libraries), and inclusive shares of the steps of the write path. Issue 17's
+batch/COPY ratio is studied with it (docs/NOTES.md, "Performance, session 12").
 
     .venv/bin/python -m bench.profile_ingest [--seconds 15] [--databases postgresql,sqlite]
         [--per-request 1000] [--connections 4]
@@ -73,7 +73,7 @@ STEPS = {
         ("batch_json", "records/answers.py"),
         ("record_json", "records/answers.py"),
     ),
-    "authentication (key lookup)": (("writer_intake", "records/ingest.py"),),
+    "the caller's checks (key, origin, rate limit)": (("writer_intake", "records/ingest.py"),),
     "request log (structlog)": (("", "/structlog/"),),
     "metrics (prometheus_client)": (("", "/prometheus_client/"),),
 }

@@ -53,7 +53,7 @@ def backup(url: URL, partial: Path) -> None:
 
 def archive(path: Path) -> Archive:
     """What the archive holds, from its table of contents and two small tables' rows."""
-    listing = _run("pg_restore", "--list", str(path))
+    listing = _run("pg_restore", "--list", "--", str(path))
     tables = set(re.findall(r"^\d+; \d+ \d+ TABLE public (\S+) ", listing, re.MULTILINE))
     missing = set(TABLES) - tables
     if missing:
@@ -63,7 +63,7 @@ def archive(path: Path) -> Archive:
         )
     script = _run(
         "pg_restore", "--data-only", "--table=alembic_version", "--table=log_head", "--file=-",
-        str(path),
+        "--", str(path),
     )  # fmt: skip
     rows = _copy_rows(script)
     revisions = [row["version_num"] for row in rows.get("alembic_version", [])]
@@ -109,7 +109,7 @@ def restore(path: Path, url: URL, archive: Archive, force: bool) -> Restored:
     refuse_replacing(replaced, archive, force)
     _run(
         "pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-        "--no-owner", "--no-privileges", f"--dbname={url.database}", str(path),
+        "--no-owner", "--no-privileges", f"--dbname={_conninfo_dbname(url)}", "--", str(path),
         url=url, unchanged=True,
     )  # fmt: skip
     return Restored(archive, replaced, asyncio.run(_restored(url)))
@@ -195,6 +195,14 @@ def _program(name: str) -> str:
         f"{name} was found neither on PATH nor in {POSTGRES_PROGRAMS}: install PostgreSQL's "
         "client programs, of the server's major version or newer"
     )
+
+
+def _conninfo_dbname(url: URL) -> str:
+    """The database as a libpq connection string of its name alone, quoted: a bare name holding
+    "=" (or a URI) would be read as a connection string of its own. The rest comes from the
+    environment (`_environment`)."""
+    name = (url.database or "").replace("\\", "\\\\").replace("'", "\\'")
+    return f"dbname='{name}'"
 
 
 def _environment(url: URL) -> dict[str, str]:

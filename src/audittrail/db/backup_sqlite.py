@@ -101,6 +101,8 @@ def restore(path: Path, database: Path, archive: Archive, force: bool) -> Restor
     """Replace the database (or make it) with the backup in ``path``, every other process
     locked out."""
     created = not database.exists()
+    if created:  # it will hold credentials' hashes: the backup's own mode, never the umask's
+        database.touch(mode=0o600)
     try:
         with contextlib.closing(
             sqlite3.connect(database, isolation_level=None, timeout=0)
