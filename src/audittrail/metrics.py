@@ -97,6 +97,7 @@ def worker_registry(directory: Path) -> CollectorRegistry:
     return workers
 
 
+MERGE_ATTEMPTS = 3
 # The file of a process's live gauges (queue, pools, the log's): `gauge_livesum_<pid>.db`.
 _LIVE_GAUGES = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
 
@@ -113,8 +114,14 @@ class WorkerFiles(Collector):
         names = (_LIVE_GAUGES.match(name) for name in os.listdir(self.directory))
         for pid in {int(name.group(1)) for name in names if name} - {os.getpid()}:
             if not _running(pid):
-                multiprocess.mark_process_dead(pid, str(self.directory))  # type: ignore[no-untyped-call]
-        return self.files.collect()  # type: ignore[no-untyped-call,no-any-return]
+                with contextlib.suppress(FileNotFoundError):  # a scrape beside us removed it
+                    multiprocess.mark_process_dead(pid, str(self.directory))  # type: ignore[no-untyped-call]
+        # A scrape in another worker may remove a dead worker's file between this one listing
+        # the files and reading them: read them again.
+        for _ in range(MERGE_ATTEMPTS - 1):
+            with contextlib.suppress(FileNotFoundError):
+                return list(self.files.collect())  # type: ignore[no-untyped-call]
+        return list(self.files.collect())  # type: ignore[no-untyped-call]
 
 
 def _running(pid: int) -> bool:

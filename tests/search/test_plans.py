@@ -18,21 +18,26 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from audittrail import cli
+from audittrail.config import Settings
 from tests.plans import plans
 
 SEEDED = 60_000
 
 
 @pytest.fixture
-def seeded(database_url: str) -> str:
+def seeded(database_url: str, settings: Settings) -> str:
     """The test's PostgreSQL database, seeded before the app starts (the seed wants an empty
-    log, and the app's first start writes the bootstrap's records)."""
+    log, and the app's first start writes the bootstrap's records), its checkpoints signed with
+    the app's key (a server refuses a log another key signed)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's planner only")
     result = CliRunner().invoke(
         cli.app,
         ["seed", "--records", str(SEEDED), "--seed", "3"],
-        env={"AUDITTRAIL_DATABASE_URL": database_url},
+        env={
+            "AUDITTRAIL_DATABASE_URL": database_url,
+            "AUDITTRAIL_LOG_KEY_FILE": str(settings.log_key_file),
+        },
     )
     assert result.exit_code == 0, result.output
     return database_url
