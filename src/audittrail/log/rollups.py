@@ -208,8 +208,7 @@ def _one_statement() -> Any:
 
     def arrays(table: Table, prefix: str) -> str:
         return ", ".join(
-            f"CAST(:{prefix}_{column.name} AS "
-            f"{column.type.compile(dialect=_POSTGRESQL)}[])"
+            f"CAST(:{prefix}_{column.name} AS {column.type.compile(dialect=_POSTGRESQL)}[])"
             for column in table.columns
         )
 
