@@ -276,8 +276,13 @@ async def caught_up_checkpoint(client: httpx.AsyncClient, size: int) -> None:
 async def verify_database(database_url: str, client: httpx.AsyncClient, directory: Path) -> str:
     """`audittrail verify --database` with the published verifier key; its output when it
     exits 0."""
+    return await verify_with_key(database_url, (await client.get(f"{LOG}/key")).text, directory)
+
+
+async def verify_with_key(database_url: str, verifier_key: str, directory: Path) -> str:
+    """`audittrail verify --database` with this verifier key; its output when it exits 0."""
     key_file = directory / "verifier.key"
-    key_file.write_text((await client.get(f"{LOG}/key")).text)
+    key_file.write_text(verifier_key)
     process = await asyncio.create_subprocess_exec(
         str(AUDITTRAIL),
         "verify",

@@ -102,6 +102,14 @@ async def backed_up(settings: Settings, path: Path, database_url: str | None = N
     return path
 
 
+def backed_up_by_cli(database_url: str, backup: Path) -> None:
+    """`audittrail backup` of this database into ``backup``, which must succeed."""
+    result = CliRunner().invoke(
+        cli.app, ["backup", str(backup)], env={"AUDITTRAIL_DATABASE_URL": database_url}
+    )
+    assert result.exit_code == 0, result.output
+
+
 def backups_in(directory: Path) -> list[str]:
     """The names of the backups, whole or partial, in the directory."""
     return sorted(path.name for path in directory.iterdir() if "backup" in path.name)
@@ -283,10 +291,7 @@ def other_kind_backup(
         shutil.copyfile(sqlite_template, tmp_path / "other.db")
         other = f"sqlite:///{tmp_path / 'other.db'}"
     assert other is not None
-    result = CliRunner().invoke(
-        cli.app, ["backup", str(backup)], env={"AUDITTRAIL_DATABASE_URL": other}
-    )
-    assert result.exit_code == 0, result.output
+    backed_up_by_cli(other, backup)
     return backup
 
 
@@ -358,10 +363,7 @@ def test_restore_refuses_a_database_at_another_schema(
     if postgres_url is None:
         skip_without_postgres()
     backup = tmp_path / "audittrail.backup"
-    result = CliRunner().invoke(
-        cli.app, ["backup", str(backup)], env={"AUDITTRAIL_DATABASE_URL": postgres_url}
-    )
-    assert result.exit_code == 0, result.output
+    backed_up_by_cli(postgres_url, backup)
     head = ScriptDirectory.from_config(migrate.alembic_config("")).get_revision(HEAD)
     assert head is not None
     previous = str(head.down_revision)
@@ -427,10 +429,7 @@ def test_without_postgresql_client_programs(
     if postgres_url is None:
         skip_without_postgres()
     backup = tmp_path / "audittrail.backup"
-    result = CliRunner().invoke(
-        cli.app, ["backup", str(backup)], env={"AUDITTRAIL_DATABASE_URL": postgres_url}
-    )
-    assert result.exit_code == 0, result.output
+    backed_up_by_cli(postgres_url, backup)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(
         backup_postgres, "POSTGRES_PROGRAMS", str(tmp_path / "postgresql" / "*" / "bin")

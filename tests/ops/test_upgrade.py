@@ -18,11 +18,11 @@ import pytest
 
 from tests.conftest import new_postgres_database, skip_without_postgres
 from tests.crash.support import (
-    AUDITTRAIL,
     LOG,
     Server,
     caught_up_checkpoint,
     log_entries,
+    verify_with_key,
 )
 from tests.helpers import RECORDS
 
@@ -92,19 +92,5 @@ async def test_a_database_of_release_0_1_0_is_migrated_and_its_log_verifies(
     finally:
         server.stop()
 
-    key_file = tmp_path / "verifier.key"
-    key_file.write_text(answered["verifier_key"])
-    process = await asyncio.create_subprocess_exec(
-        str(AUDITTRAIL),
-        "verify",
-        "--database",
-        database_url,
-        "--key",
-        str(key_file),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    output = (await process.communicate())[0].decode()
-    assert process.returncode == 0, output
+    output = await verify_with_key(database_url, answered["verifier_key"], tmp_path)
     assert output.startswith(f"OK: {old_size + 1} records, "), output
