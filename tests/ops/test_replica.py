@@ -218,6 +218,12 @@ def replica_settings(replicated: Replicated, tmp_path: Path) -> Settings:
 
 
 READS_RECORDS = re.compile(r"^\s*(SELECT|WITH)\b.*\b(records|rollup_\w+)\b", re.S | re.I)
+# A statement that writes (the rollups' upserts are one WITH ... INSERT on PostgreSQL).
+WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.I)
+
+
+def reads_records(statement: str) -> bool:
+    return bool(READS_RECORDS.match(statement)) and not WRITES.search(statement)
 
 
 @dataclass
@@ -234,11 +240,11 @@ class Statements:
     @property
     def primary_reads(self) -> list[str]:
         """The primary's statements that read records (or their rollups)."""
-        return [s for s in self.primary if READS_RECORDS.match(s)]
+        return [s for s in self.primary if reads_records(s)]
 
     @property
     def replica_reads(self) -> list[str]:
-        return [s for s in self.replica if READS_RECORDS.match(s)]
+        return [s for s in self.replica if reads_records(s)]
 
 
 def watch(database: Database) -> Statements:
