@@ -21,7 +21,6 @@ from audittrail.db import migrate
 from audittrail.db.engine import Database
 from audittrail.errors import ServiceUnavailable
 from audittrail.handlers import error_response
-from audittrail.log import head as log_head
 from audittrail.log import repository as log_repo
 from audittrail.records.writer import GroupCommitWriter
 
@@ -70,17 +69,17 @@ async def why_not_ready(
     try:
         async with asyncio.timeout(DATABASE_SECONDS), database.read_session() as session:
             current = await session.run_sync(lambda sync: migrate.current_heads(sync.connection()))
-            head = await log_head.read(session)
-            checkpoint = await log_repo.latest_checkpoint(session)
-            covered = checkpoint.tree_size if checkpoint else 0
-            oldest_waiting = await log_repo.appended_at(session, covered)
+            coverage = await log_repo.coverage(session)
     except Exception as error:  # any failure to read is the database's: not ready, say why
         return f"the database does not answer: {type(error).__name__}: {error}"
     if current != migrate.heads():
         return f"the database is at {sorted(current)}, not {sorted(migrate.heads())}"
-    if head.size > covered:  # since the oldest record no checkpoint covers was appended
-        waiting_since = max(oldest_waiting or started_at, started_at)
+    if coverage.first_waiting_at is not None:  # counted from then, or from this process's start
+        waiting_since = max(coverage.first_waiting_at, started_at)
         allowed = timedelta(seconds=CHECKPOINT_INTERVALS * settings.checkpoint_interval)
         if clock.now() - waiting_since > allowed + CHECKPOINT_SLACK:
-            return f"records {covered}..{head.size - 1} wait for a checkpoint since {waiting_since}"
+            return (
+                f"records {coverage.covered}..{coverage.size - 1} wait for a checkpoint "
+                f"since {waiting_since}"
+            )
     return None

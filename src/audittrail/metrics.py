@@ -46,7 +46,6 @@ from audittrail import clock, instruments
 from audittrail.access import Admin
 from audittrail.config import Settings
 from audittrail.db.engine import Database
-from audittrail.log import head as log_head
 from audittrail.log import repository as log_repo
 from audittrail.records.writer import GroupCommitWriter
 
@@ -142,14 +141,13 @@ async def sample(database: Database, writer: GroupCommitWriter, started_at: date
         instruments.pool_size.labels(name).set(pool.size())
     try:
         async with asyncio.timeout(DATABASE_SECONDS), database.read_session() as session:
-            head = await log_head.read(session)
-            checkpoint = await log_repo.latest_checkpoint(session)
+            coverage = await log_repo.coverage(session)
     except Exception as error:  # the log's gauges keep their last values; readyz says why
         log.warning("metrics: the log could not be read", error=f"{type(error).__name__}")
         return
-    instruments.log_records.set(head.size)
-    instruments.checkpoint_records.set(checkpoint.tree_size if checkpoint else 0)
-    signed = checkpoint.created_at if checkpoint else started_at
+    instruments.log_records.set(coverage.size)
+    instruments.checkpoint_records.set(coverage.covered)
+    signed = coverage.signed_at or started_at
     instruments.checkpoint_age_seconds.set((clock.now() - signed).total_seconds())
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audittrail.db.models import LogHead, Record, SignedCheckpoint
 from audittrail.integrity.canonical import LEAF_FIELDS
 from audittrail.integrity.tree import Node
+from audittrail.log import head as log_head
 from audittrail.log import tree_store as store
 from audittrail.log.head import LOG_HEAD_ID
 
@@ -120,12 +121,29 @@ async def latest_checkpoint(session: AsyncSession) -> SignedCheckpoint | None:
     return result.scalar_one_or_none()
 
 
-async def appended_at(session: AsyncSession, seq: int) -> datetime | None:
-    """When the record of this seq was appended (its created_at), if there is one."""
-    found: datetime | None = (
-        await session.execute(select(Record.created_at).where(Record.seq == seq))
-    ).scalar()
-    return found
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the log its latest checkpoint covers (readiness and the metrics read it)."""
+
+    size: int
+    covered: int
+    signed_at: datetime | None
+    """When the latest checkpoint was signed; None before the first."""
+    first_waiting_at: datetime | None
+    """When the oldest record no checkpoint covers was appended; None when none waits."""
+
+
+async def coverage(session: AsyncSession) -> Coverage:
+    size = (await log_head.read(session)).size
+    checkpoint = await latest_checkpoint(session)
+    covered = checkpoint.tree_size if checkpoint else 0
+    first_waiting_at: datetime | None = None
+    if size > covered:
+        first_waiting_at = (
+            await session.execute(select(Record.created_at).where(Record.seq == covered))
+        ).scalar()
+    signed_at = checkpoint.created_at if checkpoint else None
+    return Coverage(size, covered, signed_at, first_waiting_at)
 
 
 async def latest_checkpoint_size(session: AsyncSession) -> int | None:
