@@ -14,6 +14,9 @@ from audittrail.log import repository as log_repo
 
 # How many checkpoint intervals an export waits for the checkpoint that covers its start.
 WAIT_INTERVALS = 5
+# However short the interval: a busy machine's checkpointer round can lag a few tenths of a
+# second, and an export refused for it would be a false 503.
+MIN_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
 
 
@@ -47,7 +50,7 @@ async def covering(database: Database, interval: float) -> Snapshot:
     has signed the head (it does every interval while the log grows). 503 if it does not come."""
     async with database.read_session() as session:
         size = (await log_head.read(session)).size
-    deadline = time.monotonic() + WAIT_INTERVALS * interval
+    deadline = time.monotonic() + max(WAIT_INTERVALS * interval, MIN_WAIT_SECONDS)
     while True:
         async with database.read_session() as session:
             latest = await log_repo.latest_checkpoint(session)
