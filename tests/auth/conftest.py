@@ -51,16 +51,18 @@ def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class MovableClock:
-    """audittrail.clock.now, shifted by an offset the test moves forward."""
+    """audittrail.clock.now, held still at the instant the test began and moved only forward by
+    the test. Held, not running: a test standing five seconds before a boundary (a key's expiry,
+    a session's idle time) must not be carried past it by a machine that stalls for longer."""
 
     def __init__(self) -> None:
-        self.offset = timedelta()
+        self.at = datetime.now(UTC)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return self.at
 
     def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
+        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ async def test_a_key_expires_at_its_time(
     create_key: CreateKey,
     moved_clock: MovableClock,
 ) -> None:
-    expires_at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    expires_at = (moved_clock.now() + timedelta(hours=1)).replace(microsecond=0)
     created = await create_key("nightly", ["reader"], expires_at=expires_at.isoformat())
     assert parse_time(created["expires_at"]) == expires_at
     headers = {"Authorization": f"Bearer {created['key']}"}

@@ -264,7 +264,7 @@ async def check_rollups(
 
 async def caught_up_checkpoint(client: httpx.AsyncClient, size: int) -> None:
     """Wait until the checkpointer has signed a checkpoint of this size."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         response = await client.get(f"{LOG}/checkpoint")
         if response.status_code == 200 and int(response.text.split("\n")[1]) == size:

@@ -26,7 +26,7 @@ LOG = "/api/audit-trail/log"
 RECORDS = "/api/audit-trail/records"
 # The first start writes two system records: the bootstrap admin and its API key.
 BOOTSTRAP_RECORDS = 2
-CATCH_UP_SECONDS = 5.0
+CATCH_UP_SECONDS = 30.0  # a wait, not a bound: it ends as soon as the checkpoint is there
 # The tree's hashes are kept in records (integrity/store.py).
 APPEND_ONLY_TABLES = ("records", "checkpoints")
 

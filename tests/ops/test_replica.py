@@ -43,7 +43,7 @@ from tests.log.support import LOG, checkpoint_now, hourly_checkpoints, running
 STATS = "/api/audit-trail/stats"
 EXPORT = "/api/audit-trail/export"
 TILES = f"{LOG}/tlog/tile"
-WAIT_SECONDS = 10.0
+WAIT_SECONDS = 30.0
 SERVER_TOOLS = ("initdb", "pg_ctl", "pg_basebackup")
 TEMPLATE = "template_audittrail"  # migrated once; each test's database is a copy
 

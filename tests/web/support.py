@@ -170,7 +170,7 @@ def screenshots(page: Page, site: Site, name: str) -> None:
 # Stats, analytics, dashboard.
 
 
-def covered_by_checkpoint(site: Site, seconds: float = 10.0) -> int:
+def covered_by_checkpoint(site: Site, seconds: float = 30.0) -> int:
     """The log's size, once a signed checkpoint covers all of it (the server signs every 0.2 s):
     a page that verifies the newest records then finds none awaiting."""
     deadline = time.monotonic() + seconds
