@@ -75,7 +75,7 @@ def create_served_app() -> FastAPI:
 
 def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool = False) -> FastAPI:
     settings = settings or Settings()
-    logs.configure(json_lines=settings.env == "production")
+    logs.configure(json_lines=settings.json_logs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool =
         app.state.rate_limits = rate_limits = throttle.RateLimits.start(settings)
         bootstrapped = await auth_service.bootstrap(database, settings)
         if bootstrapped is not None:
-            _announce(bootstrapped)
+            _announce(bootstrapped, json_lines=settings.json_logs)
         writer.start()
         if close_on_stop_signal:
             stopping.on_stop_signal(lambda: writer.close(settings.shutdown_timeout))
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None, *, close_on_stop_signal: bool =
     # response (the guards' own errors and that 500 too) carries the id and the security headers.
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(logs.RequestLog)  # inside the request id, outside everything that answers
-    app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, validator=logs.acceptable_request_id)
     app.add_middleware(SecurityHeaders)
     # Records first: routes are matched in order, and records are what is read most.
     for router in (
@@ -228,8 +228,19 @@ def _serve_docs(app: FastAPI) -> None:
         return page
 
 
-def _announce(bootstrapped: auth_service.Bootstrapped) -> None:
-    """Print generated credentials once: they are stored only as hashes."""
+def _announce(bootstrapped: auth_service.Bootstrapped, *, json_lines: bool) -> None:
+    """Print generated credentials once: they are stored only as hashes. With JSON logs, as one
+    JSON line like every other, so that a log pipeline parsing stderr does not choke on it."""
+    generated = {
+        "password": bootstrapped.generated_password,
+        "api_key": bootstrapped.generated_api_key,
+    }
+    if json_lines:
+        shown = {name: value for name, value in generated.items() if value}
+        log.warning(
+            "admin user created; shown once, store them now", email=bootstrapped.email, **shown
+        )
+        return
     lines = [f"audittrail: created admin user {bootstrapped.email}"]
     if bootstrapped.generated_password:
         lines.append(f"  password: {bootstrapped.generated_password}")

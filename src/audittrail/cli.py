@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from audittrail import clock, metrics
+from audittrail import clock, logs, metrics
 from audittrail.config import Settings
 from audittrail.db import backup as backups
 from audittrail.db import migrate as migrations
@@ -54,6 +54,7 @@ def serve(
 ) -> None:
     """Serve the API with the settings from the environment (AUDITTRAIL_*)."""
     settings = Settings()  # fail fast, before uvicorn starts, on bad settings
+    logs.configure(json_lines=settings.json_logs)  # uvicorn's lines too: its own config is off
     with metrics.for_workers(settings, workers):  # their metrics' directory, and the port
         uvicorn.run(
             "audittrail.app:create_served_app",
@@ -63,6 +64,7 @@ def serve(
             workers=workers,
             proxy_headers=False,
             access_log=False,  # every request has its line already (logs.RequestLog)
+            log_config=None,
             # After a stop signal: the intake's shutdown_timeout, then as long again for the rest.
             timeout_graceful_shutdown=round(2 * settings.shutdown_timeout) + 1,
         )

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(
         default=30 * 60, ge=60, description="A session unused this long ends (cookie and token)."
     )
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="How log lines are written to stderr: json (one object a line, every "
+        "package's lines alike) or console (readable). Default: json in production, console "
+        "in development.",
+    )
     cookie_secure: Literal["auto", "always", "never"] | None = Field(
         default=None,
         description="The session cookie's Secure flag. auto: when the request came over https "
@@ -265,6 +271,13 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return "always" if self.env == "production" else "auto"
+
+    @property
+    def json_logs(self) -> bool:
+        """log_format, or its default for the env."""
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return self.env == "production"
 
     @property
     def is_sqlite(self) -> bool:

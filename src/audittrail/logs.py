@@ -8,6 +8,7 @@ outage exactly when it had the most to say.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -33,6 +34,8 @@ def _request_id(
 
 
 def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
+    """Our lines, and the standard library's of other packages (uvicorn's, asgi-correlation-id's),
+    in one format: in production one JSON object a line, none of them plain text among them."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json_lines
@@ -54,6 +57,40 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _route_standard_logging([structlog.stdlib.add_logger_name, *processors], renderer, level)
+
+
+class _Rendered(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root logger's handler that configure() installs (and replaces when called again)."""
+
+
+def _route_standard_logging(
+    chain: list[structlog.typing.Processor], renderer: structlog.typing.Processor, level: int
+) -> None:
+    handler = _Rendered(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=chain,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, _Rendered)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    # Other packages say what goes wrong; uvicorn also when it starts and stops serving.
+    logging.getLogger("uvicorn").setLevel(level)
+
+
+# An X-Request-ID a client or proxy sends is kept if it is 1-128 of these characters: enough for
+# UUIDs, nginx's and load balancers' ids ("Root=1-67891233-abcdef012345678912345678"), nothing
+# that could break a log line or the answer's header.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:;=+/@-]{1,128}")
+
+
+def acceptable_request_id(value: str) -> bool:
+    """Whether a request's own X-Request-ID is kept (else asgi-correlation-id makes one)."""
+    return _REQUEST_ID.fullmatch(value) is not None
 
 
 def note_credential(scope: Scope, name: str) -> None:

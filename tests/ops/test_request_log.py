@@ -7,12 +7,14 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from audittrail import logs
 from tests.conftest import ADMIN_KEY
+from tests.crash.support import Server
 from tests.helpers import RECORDS, logged_into
 
 
@@ -64,3 +66,59 @@ async def test_a_refused_request_is_logged_without_a_caller(
     (line,) = logged(lines)
     assert (line["status"], line["credential"]) == (401, None)
     assert "atk_wrong_secret" not in lines.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("req_8f2c", True),
+        ("Root=1-67891233-abcdef012345678912345678", True),
+        ("3f2b9c1e-8d4a-4f6b-9c2d-1e7a5b3c9d0f", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("two words", False),
+        ('"quoted"', False),
+        ("<script>", False),
+    ],
+)
+async def test_a_clients_request_id_is_kept_when_it_is_a_plain_token(
+    client: httpx.AsyncClient, lines: io.StringIO, sent: str, kept: bool
+) -> None:
+    response = await client.get(RECORDS, headers={"X-Request-ID": sent})
+    assert response.status_code == 200
+    (line,) = [entry for entry in logged(lines) if entry["event"] == "request"]
+    if kept:
+        assert response.headers["x-request-id"] == line["request_id"] == sent
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert sent not in lines.getvalue()
+
+
+async def test_every_line_a_served_process_writes_is_json(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`audittrail serve --workers 2` with JSON logs: uvicorn's lines (parent and workers), the
+    start's announcement, the requests' and a library's warning are JSON objects, none plain."""
+    server = Server(
+        database_url, tmp_path, {"AUDITTRAIL_LOG_FORMAT": "json"}, arguments=("--workers", "2")
+    )
+    server.start()
+    try:
+        async with server.client() as client:
+            for request_id in ("mine-1", "not mine"):
+                response = await client.get(RECORDS, headers={"X-Request-ID": request_id})
+                assert response.status_code == 200
+    finally:
+        server.stop()
+    output = server.log()
+    entries = [json.loads(line) for line in output.splitlines()]  # no line that is not JSON
+    assert all({"event", "level", "timestamp"} <= entry.keys() for entry in entries), output
+    events = [entry["event"] for entry in entries]
+    assert events.count("Application startup complete.") == 2
+    assert "Stopping parent process" in " ".join(events)
+    requests = [entry for entry in entries if entry["event"] == "request"]
+    assert [entry["path"] for entry in requests].count(RECORDS) == 2
+    assert "mine-1" in {entry["request_id"] for entry in requests}
+    assert any(entry.get("logger") == "asgi_correlation_id" for entry in entries)
+    assert ADMIN_KEY not in output
