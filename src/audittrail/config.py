@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     database_work_mem: str | None = Field(
         default="32MB",
         pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$",
-        description="PostgreSQL's work_mem for the service's connections (None: the server's): "
+        description="PostgreSQL's work_mem for the service's connections (empty: the server's): "
         "a search's count keeps one bit per matching row in it, and past it counts every row of "
         "a page again (4MB, the default, at a million records: 800 ms against 300).",
     )
@@ -234,7 +234,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
-    @field_validator("read_database_url", mode="before")
+    @field_validator("read_database_url", "database_work_mem", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value

@@ -197,12 +197,12 @@ async def test_full_queue_answers_503_overloaded_in_time(
             client.post(RECORDS, json=record_body("refused")),
             client.post(BATCH, json=[record_body("refused batch")]),
         ),
-        timeout=5,
+        timeout=30,
     )
     waited = asyncio.get_running_loop().time() - started
     for response in refused:
         assert_unavailable(response, OVERLOADED)
-    assert 0.3 <= waited < 3.0
+    assert 0.3 <= waited < 10.0  # not held until the commit: a bound a stalled machine keeps
     assert not held.done() and not queued.done()
 
     append_hook.release()
