@@ -16,6 +16,8 @@ from fastapi import FastAPI
 
 from audittrail.integrity.manifest import verify_export, verify_manifest
 from audittrail.integrity.verify import VerificationError
+from audittrail.log import checkpointer
+from audittrail.records.export import snapshot
 from tests.export.support import (
     COLUMNS,
     EXPORT,
@@ -26,7 +28,7 @@ from tests.export.support import (
     read_ndjson,
     shop,
 )
-from tests.helpers import RECORDS, create_application, post_record, query_problem
+from tests.helpers import RECORDS, create_application, post_record, query_problem, record_total
 from tests.search.support import key_client
 
 
@@ -381,3 +383,37 @@ async def test_an_ndjson_export_with_one_byte_changed_fails_its_manifest(
     data[where] ^= 1
     with pytest.raises(VerificationError, match="the data are not what was exported"):
         verify_export(bytes(data) + last, key)
+
+
+async def test_an_export_the_checkpointer_has_not_covered_is_503_and_records_nothing(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log has grown past its latest checkpoint and the signer does not come: the export
+    cannot be taken against a checkpoint, so it is refused, and says when to retry."""
+
+    async def signs_nothing(*_args: object, **_kwargs: object) -> None:
+        return None
+
+    await checkpoint_now(app)
+    monkeypatch.setattr(checkpointer, "checkpoint_head", signs_nothing)
+    monkeypatch.setattr(snapshot, "WAIT_INTERVALS", 0)  # the wait: MIN_WAIT_SECONDS
+    monkeypatch.setattr(snapshot, "MIN_WAIT_SECONDS", 0.2)
+    await post_record(client)
+    stored = await record_total(client)
+    pending = {
+        "error": {
+            "code": "CHECKPOINT_PENDING",
+            "message": "No checkpoint covers the log yet, so an export could not be taken "
+            "against one; retry shortly.",
+        }
+    }
+    for response in (
+        await client.get(EXPORT, params={"format": "csv"}),
+        await client.post(f"{EXPORT}s", json={"format": "ndjson"}),
+    ):
+        assert response.status_code == 503, response.text
+        assert response.json() == pending
+        assert response.headers["retry-after"] == "1"
+    assert await record_total(client) == stored
+    assert await export_records(client) == []
+    assert (await client.get(f"{EXPORT}s")).json()["total"] == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import math
 from dataclasses import dataclass
 
 from audittrail.db.engine import Database
@@ -50,17 +50,18 @@ async def covering(database: Database, interval: float) -> Snapshot:
     has signed the head (it does every interval while the log grows). 503 if it does not come."""
     async with database.read_session() as session:
         size = (await log_head.read(session)).size
-    deadline = time.monotonic() + max(WAIT_INTERVALS * interval, MIN_WAIT_SECONDS)
-    while True:
+    poll = min(POLL_SECONDS, interval)
+    # Counted in polls, not read off the clock: a process that stalls (a machine paused for
+    # seconds) stalls its checkpointer too, and must not wake past a deadline it had no time for.
+    for _ in range(math.ceil(max(WAIT_INTERVALS * interval, MIN_WAIT_SECONDS) / poll)):
         async with database.read_session() as session:
             latest = await log_repo.latest_checkpoint(session)
         if latest is not None and latest.tree_size >= size:
             return _of(latest)
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(
-                "No checkpoint covers the log yet, so an export could not be taken against one; "
-                "retry shortly.",
-                code="CHECKPOINT_PENDING",
-                headers={"Retry-After": str(max(1, round(interval)))},
-            )
-        await asyncio.sleep(min(POLL_SECONDS, interval))
+        await asyncio.sleep(poll)
+    raise ServiceUnavailable(
+        "No checkpoint covers the log yet, so an export could not be taken against one; "
+        "retry shortly.",
+        code="CHECKPOINT_PENDING",
+        headers={"Retry-After": str(max(1, round(interval)))},
+    )
