@@ -231,13 +231,13 @@ def _serve_docs(app: FastAPI) -> None:
 def _announce(bootstrapped: auth_service.Bootstrapped, *, json_lines: bool) -> None:
     """Print generated credentials once: they are stored only as hashes. With JSON logs, as one
     JSON line like every other, so that a log pipeline parsing stderr does not choke on it."""
-    generated = {
-        "password": bootstrapped.generated_password,
-        "api_key": bootstrapped.generated_api_key,
-    }
     if json_lines:
+        generated = {
+            "password": bootstrapped.generated_password,
+            "api_key": bootstrapped.generated_api_key,
+        }
         shown = {name: value for name, value in generated.items() if value}
-        log.warning(
+        structlog.get_logger(__name__).warning(  # bound now: to stderr as it is now
             "admin user created; shown once, store them now", email=bootstrapped.email, **shown
         )
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,27 +92,43 @@ async def test_a_second_start_on_the_same_database_adds_no_user(
     assert [r["event_type"] for r in records] == ["user.created", "api_key.created"]
 
 
-async def test_without_bootstrap_values_the_credentials_are_generated_and_shown_once(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    settings = Settings(
-        database_url=database_url, auto_migrate=False, secret_key_file=tmp_path / "secret"
-    )
-    first = create_app(settings)
-    async with first.router.lifespan_context(first):
-        pass
-    shown = capsys.readouterr().err
+def shown_credentials(shown: str, log_format: str) -> tuple[str, str]:
+    """The admin's password and API key, as the first start printed them."""
+    if log_format == "json":  # one JSON line, like every other line of JSON logs
+        (line,) = [json.loads(text) for text in shown.splitlines()]
+        assert (line["event"], line["email"]) == (
+            "admin user created; shown once, store them now",
+            "admin@localhost",
+        )
+        return line["password"], line["api_key"]
     assert "created admin user admin@localhost" in shown
     password = re.search(r"password: (\S+)", shown)
     key = re.search(r"API key:\s+(\S+)", shown)
     assert password is not None and key is not None
-    assert key[1].startswith("atk_")
+    return password[1], key[1]
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+async def test_without_bootstrap_values_the_credentials_are_generated_and_shown_once(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        auto_migrate=False,
+        secret_key_file=tmp_path / "secret",
+        log_format=log_format,
+    )
+    first = create_app(settings)
+    async with first.router.lifespan_context(first):
+        pass
+    password, key = shown_credentials(capsys.readouterr().err, log_format)
+    assert key.startswith("atk_") and len(password) >= 16
 
     second = create_app(settings)
     async with second.router.lifespan_context(second), make_client(second) as client:
         assert capsys.readouterr().err == ""  # shown once only
-        me = await client.get(ME, headers={"Authorization": f"Bearer {key[1]}"})
+        me = await client.get(ME, headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200
         assert me.json()["actor"] == "api_key:bootstrap"
-        login = await client.post(LOGIN, json={"email": "admin@localhost", "password": password[1]})
+        login = await client.post(LOGIN, json={"email": "admin@localhost", "password": password})
         assert login.status_code == 200, login.text
