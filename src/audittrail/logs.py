@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import time
+from typing import TextIO
 
 import structlog
 from asgi_correlation_id import correlation_id
@@ -61,13 +62,22 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
 
 
 class _Rendered(logging.StreamHandler):  # type: ignore[type-arg]
-    """The root logger's handler that configure() installs (and replaces when called again)."""
+    """The root logger's handler that configure() installs (and replaces when called again).
+    It writes to sys.stderr as it is at each line, as the standard library's last-resort handler
+    does: one kept from when it was made may be closed since (a test's captured stderr)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
 
 
 def _route_standard_logging(
     chain: list[structlog.typing.Processor], renderer: structlog.typing.Processor, level: int
 ) -> None:
-    handler = _Rendered(sys.stderr)
+    handler = _Rendered()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=chain,

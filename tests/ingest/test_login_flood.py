@@ -123,7 +123,7 @@ async def test_failed_logins_during_ingest_refuse_and_slow_no_write(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     """The quiet runs, before and after the flood, give the p99 the flooded writes' median must
-    stay within: the machine's own drift between runs counts as quiet."""
+    stay within (twice: the machine's own drift between runs counts as quiet)."""
     await _writes(client)  # warm up: connections, the registry's copy
     before, before_statuses = await _writes(client)
     version = await _registry_version(app)
@@ -141,5 +141,7 @@ async def test_failed_logins_during_ingest_refuse_and_slow_no_write(
     assert await _failed_logins(client) == attempts
     # The logins' records changed nothing writes are checked against.
     assert await _registry_version(app) == version
+    # The bug this guards against stalled writes for 6-12 s; a busy machine's drift between runs
+    # put the flooded median a few percent over the quiet p99 (CI, session 13), so twice it.
     quiet_p99 = _p99(before + after)
-    assert statistics.median(flooded) <= quiet_p99, (statistics.median(flooded), quiet_p99)
+    assert statistics.median(flooded) <= 2 * quiet_p99, (statistics.median(flooded), quiet_p99)
