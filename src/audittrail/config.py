@@ -234,7 +234,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
-    @field_validator("read_database_url", "database_work_mem", mode="before")
+    @field_validator("read_database_url", "database_work_mem", "log_format", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value

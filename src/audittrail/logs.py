@@ -11,11 +11,12 @@ import logging
 import re
 import sys
 import time
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.tracebacks import ExceptionDictTransformer
 
 from audittrail import instruments
 
@@ -51,33 +52,41 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if json_lines:
-        processors.append(structlog.processors.dict_tracebacks)
+        # Without the frames' local variables: an ASGI frame's hold the request's headers,
+        # credentials included, and rendering them is slow inside the event loop.
+        processors.append(
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        )
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_STDERR),
         cache_logger_on_first_use=True,
     )
     _route_standard_logging([structlog.stdlib.add_logger_name, *processors], renderer, level)
 
 
-class _Rendered(logging.StreamHandler):  # type: ignore[type-arg]
-    """The root logger's handler that configure() installs (and replaces when called again).
-    It writes to sys.stderr as it is at each line, as the standard library's last-resort handler
-    does: one kept from when it was made may be closed since (a test's captured stderr)."""
+class _CurrentStderr:
+    """sys.stderr as it is at each write, as the standard library's last-resort handler writes:
+    a stream kept from when logging was configured may be closed since (a test's capture)."""
 
-    def __init__(self) -> None:
-        logging.Handler.__init__(self)
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
 
-    @property
-    def stream(self) -> TextIO:
-        return sys.stderr
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = cast(TextIO, _CurrentStderr())  # structlog and logging call only write and flush
+# The root logger's handler that configure() installs, and replaces when called again.
+_HANDLER_NAME = "audittrail"
 
 
 def _route_standard_logging(
     chain: list[structlog.typing.Processor], renderer: structlog.typing.Processor, level: int
 ) -> None:
-    handler = _Rendered()
+    handler = logging.StreamHandler(_STDERR)
+    handler.name = _HANDLER_NAME
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=chain,
@@ -85,7 +94,7 @@ def _route_standard_logging(
         )
     )
     root = logging.getLogger()
-    for previous in [h for h in root.handlers if isinstance(h, _Rendered)]:
+    for previous in [h for h in root.handlers if h.name == _HANDLER_NAME]:
         root.removeHandler(previous)
     root.addHandler(handler)
     # Other packages say what goes wrong; uvicorn also when it starts and stops serving.

@@ -3,9 +3,11 @@ name, never its secret; as JSON in production."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +107,11 @@ async def test_every_line_a_served_process_writes_is_json(
     )
     server.start()
     try:
+        # Answered by one worker; the other may still be starting.
+        deadline = time.monotonic() + 30
+        while server.log().count("Application startup complete.") < 2:
+            assert time.monotonic() < deadline, server.log()
+            await asyncio.sleep(0.05)
         async with server.client() as client:
             for request_id in ("mine-1", "not mine"):
                 response = await client.get(RECORDS, headers={"X-Request-ID": request_id})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass
 
 from audittrail.db.engine import Database
@@ -18,6 +19,9 @@ WAIT_INTERVALS = 5
 # second, and an export refused for it would be a false 503.
 MIN_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
+MIN_POLL_SECONDS = 0.01
+# How many times the wait the clock allows it when every poll's read is slow.
+SLOW_READS = 3
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,19 @@ async def covering(database: Database, interval: float) -> Snapshot:
     has signed the head (it does every interval while the log grows). 503 if it does not come."""
     async with database.read_session() as session:
         size = (await log_head.read(session)).size
-    poll = min(POLL_SECONDS, interval)
+    wait = max(WAIT_INTERVALS * interval, MIN_WAIT_SECONDS)
+    poll = max(min(POLL_SECONDS, interval), MIN_POLL_SECONDS)
     # Counted in polls, not read off the clock: a process that stalls (a machine paused for
-    # seconds) stalls its checkpointer too, and must not wake past a deadline it had no time for.
-    for _ in range(math.ceil(max(WAIT_INTERVALS * interval, MIN_WAIT_SECONDS) / poll)):
+    # seconds) stalls its checkpointer too, and must not wake past a deadline it had no time
+    # for. The clock still bounds it, generously, when the reads themselves are slow.
+    polls, deadline = math.ceil(wait / poll), time.monotonic() + SLOW_READS * wait
+    for attempt in range(polls + 1):
         async with database.read_session() as session:
             latest = await log_repo.latest_checkpoint(session)
         if latest is not None and latest.tree_size >= size:
             return _of(latest)
+        if attempt == polls or time.monotonic() > deadline:
+            break
         await asyncio.sleep(poll)
     raise ServiceUnavailable(
         "No checkpoint covers the log yet, so an export could not be taken against one; "
