@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -129,3 +130,22 @@ async def test_every_line_a_served_process_writes_is_json(
     assert "mine-1" in {entry["request_id"] for entry in requests}
     assert any(entry.get("logger") == "asgi_correlation_id" for entry in entries)
     assert ADMIN_KEY not in output
+
+
+def test_a_logged_traceback_has_no_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    """A frame's locals (an ASGI frame's hold the request's headers) stay out of JSON logs."""
+    logs.configure(json_lines=True)
+
+    def fails(authorization: str) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        fails(f"Bearer {ADMIN_KEY}")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    logs.configure(json_lines=False)
+    shown = capsys.readouterr().err
+    (line,) = [json.loads(text) for text in shown.splitlines()]
+    assert line["logger"] == "uvicorn.error" and line["level"] == "error"
+    assert [frame["name"] for frame in line["exception"][0]["frames"]][-1] == "fails"
+    assert ADMIN_KEY not in shown and "locals" not in shown
