@@ -60,7 +60,8 @@ def configure(*, json_lines: bool, level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(_STDERR),
+        # A line in one write (print writes its newline apart): workers share one stderr.
+        logger_factory=structlog.WriteLoggerFactory(_STDERR),
         cache_logger_on_first_use=True,
     )
     _route_standard_logging([structlog.stdlib.add_logger_name, *processors], renderer, level)
