@@ -237,7 +237,8 @@ def _announce(bootstrapped: auth_service.Bootstrapped, *, json_lines: bool) -> N
             "api_key": bootstrapped.generated_api_key,
         }
         shown = {name: value for name, value in generated.items() if value}
-        structlog.get_logger(__name__).warning(  # bound now: to stderr as it is now
+        # A logger bound now, in the format configured now (a module's keeps its first).
+        structlog.get_logger(__name__).warning(
             "admin user created; shown once, store them now", email=bootstrapped.email, **shown
         )
         return

@@ -72,13 +72,14 @@ class AppendHook:
         self.released.set()
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait up to 5 s for condition() to hold (the writer's queue to fill); fail, never hang."""
-    for _ in range(1000):
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait up to ``seconds`` for condition() to hold (the writer's queue to fill); fail, never
+    hang."""
+    for _ in range(round(seconds / 0.005)):
         if condition():
             return
         await asyncio.sleep(0.005)
-    raise AssertionError("the condition did not come true within 5 s")
+    raise AssertionError(f"the condition did not come true within {seconds} s")
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:

@@ -3,12 +3,10 @@ name, never its secret; as JSON in production."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from audittrail import logs
 from tests.conftest import ADMIN_KEY
 from tests.crash.support import Server
 from tests.helpers import RECORDS, logged_into
+from tests.ingest.support import until
 
 
 @pytest.fixture
@@ -109,10 +108,7 @@ async def test_every_line_a_served_process_writes_is_json(
     server.start()
     try:
         # Answered by one worker; the other may still be starting.
-        deadline = time.monotonic() + 30
-        while server.log().count("Application startup complete.") < 2:
-            assert time.monotonic() < deadline, server.log()
-            await asyncio.sleep(0.05)
+        await until(lambda: server.log().count("Application startup complete.") == 2, 30)
         async with server.client() as client:
             for request_id in ("mine-1", "not mine"):
                 response = await client.get(RECORDS, headers={"X-Request-ID": request_id})

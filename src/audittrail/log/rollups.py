@@ -241,7 +241,7 @@ def _one_statement() -> Any:
 
 def _one_statement_values(counts: _Counts, day: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {"day": day}
-    tables = [(name, rows) for name, rows in counts.rows().items()]
+    tables = list(counts.rows().items())
     tables += [(t.groups.name, counts.totals(day, t)) for t in RUNNING_TOTALS]
     for name, rows in tables:
         for column in rows[0]:
